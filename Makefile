@@ -1,0 +1,59 @@
+# Two commands on a fresh machine with python3 and make:  `make dev`  and  `make test`.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install dev airflow run-once test validate schema bench clean
+
+install: $(STAMP)
+
+# Exact versions come from constraints.txt, so a fresh machine resolves what CI resolved.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $@
+
+DAGSTER_PORT ?= 3000
+export DAGSTER_HOME ?= $(CURDIR)/.dativo/dagster
+
+# The main job on embedded defaults: validate the example project, write the Dagster instance config from
+# the runner file, then `dagster dev` (UI on http://127.0.0.1:$(DAGSTER_PORT)); the schedules owned by
+# Dagster start running into the local Iceberg warehouse under .dativo/.
+dev: install
+	$(VENV)/bin/dativo sample-data
+	$(VENV)/bin/dativo validate
+	$(VENV)/bin/dativo dagster-home
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(DAGSTER_PORT)
+
+AIRFLOW_PORT ?= 8080
+
+# Airflow 3 standalone on the example project: project-local AIRFLOW_HOME (.dativo/airflow), the dags folder
+# airflow_bridge/dags_folder (one file importing airflow_bridge.dags), tenant pools synced first.
+airflow: install
+	$(VENV)/bin/dativo sample-data
+	$(VENV)/bin/dativo airflow standalone --port $(AIRFLOW_PORT)
+
+# Run every enabled job of the example project once, without an orchestrator.
+run-once: install
+	$(VENV)/bin/dativo sample-data
+	$(VENV)/bin/dativo run --all
+
+test: install
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+validate: install
+	$(VENV)/bin/dativo validate
+
+schema: install
+	$(VENV)/bin/dativo schema
+
+clean:
+	rm -rf .dativo .pytest_cache
+
+# Engine throughput vs the floor (ADBC -> Arrow -> Parquet) and dlt, and code-location load time vs a
+# hand-written module, each side by side in the same run; figures go to docs/BENCHMARKS.md.
+bench: install
+	$(VENV)/bin/python -m tests.bench.bench_engine $(BENCH_ARGS)
+	$(VENV)/bin/python -m tests.bench.bench_defs
+	$(VENV)/bin/python -m tests.bench.bench_parse

@@ -1,0 +1,1 @@
+"""airflow_bridge: renders dativo_defs' Dagster definitions as native Airflow 3 DAGs (never reads YAML itself)."""

@@ -1,0 +1,108 @@
+"""A compiled, JSON view of dativo_defs' Dagster definitions: what the Airflow side needs, nothing more.
+
+Airflow re-parses the dags folder every 30 s. Building the Dagster definitions means importing dagster and
+validating every YAML file; the manifest lets a parse skip that. It is rebuilt automatically — never used
+stale — whenever anything it was built from changes: the runner, job and contract files (content hashes),
+the environment variables those files reference, and dativo's own code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+MANIFEST_VERSION = 1
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
+_CODE_DIRS = [Path(__file__).resolve().parent, Path(__file__).resolve().parents[1] / "dativo_defs"]
+
+
+@dataclass
+class TaskSpec:
+    """One Airflow task = one Dagster op (a job's multi-asset)."""
+
+    task_id: str
+    job_file: str
+    tenant_id: str
+    job: str
+    source: str
+    asset_keys: list[list[str]]
+    pool: str
+    pool_slots: int
+    retries: int
+    retry_delay_seconds: float
+    backoff_multiplier: float
+    max_retry_delay_seconds: float
+    upstream: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DagSpec:
+    """One Airflow DAG = one Dagster schedule or sensor (or an unscheduled asset job: manual trigger)."""
+
+    dag_id: str
+    kind: str  # "cron" | "interval" | "manual"
+    description: str
+    paused: bool
+    paused_reason: str
+    max_active_runs: int
+    tags: dict[str, str]
+    tasks: list[TaskSpec]
+    cron: str | None = None
+    timezone: str = "UTC"
+    interval_seconds: int | None = None
+    owner: str = "dagster"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DagSpec":
+        return cls(**{**data, "tasks": [TaskSpec(**t) for t in data["tasks"]]})
+
+
+@dataclass
+class Manifest:
+    fingerprint: str
+    inputs: list[str]
+    variables: list[str]
+    dags: list[DagSpec]
+    issues: list[str]
+    version: int = MANIFEST_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Manifest":
+        data = json.loads(text)
+        return cls(**{**data, "dags": [DagSpec.from_dict(d) for d in data["dags"]]})
+
+
+def fingerprint(inputs: list[str], variables: list[str]) -> str:
+    """Hash of everything a manifest depends on. Cheap enough for every parse (small files, a few stats)."""
+    digest = hashlib.sha256(f"v{MANIFEST_VERSION}".encode())
+    for path in inputs:
+        digest.update(path.encode())
+        try:
+            digest.update(Path(path).read_bytes())
+        except OSError:
+            digest.update(b"<missing>")
+    for name in variables:
+        digest.update(f"{name}={os.environ.get(name, '<unset>')}".encode())
+    for directory in _CODE_DIRS:
+        for source in sorted(directory.rglob("*.py")):
+            stat = source.stat()
+            digest.update(f"{source}:{stat.st_mtime_ns}:{stat.st_size}".encode())
+    return digest.hexdigest()
+
+
+def referenced_variables(inputs: list[str]) -> list[str]:
+    names: set[str] = {"DATIVO_HOME", "DATIVO_RUNNER_CONFIG"}
+    for path in inputs:
+        try:
+            names.update(_VAR.findall(Path(path).read_text(errors="replace")))
+        except OSError:
+            pass
+    return sorted(names)

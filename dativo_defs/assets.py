@@ -1,0 +1,116 @@
+"""One Dagster multi-asset per job: one asset per output table, materialized by the engine's `run_job`.
+
+Retries follow the job's own curve — initial * multiplier**(n-1), capped by max_delay — through
+`RetryRequested(seconds_to_wait=...)`; permanent engine errors raise `Failure(allow_retries=False)`.
+The engine never retries by itself, so there is exactly one retry loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from dagster import (AssetExecutionContext, AssetKey, AssetSpec, Backoff, Failure, MaterializeResult, MetadataValue,
+                     RetryPolicy, RetryRequested, TableColumn, TableSchema, multi_asset)
+from dagster import AssetsDefinition
+
+from . import tags
+from .config.loader import Job
+from .engine.context import ObjectResult, RunContext, RunResult, RunStatus
+
+
+def asset_key(job: Job, obj: str) -> AssetKey:
+    return AssetKey([job.tenant_id, job.name, obj])
+
+
+def op_name(job: Job) -> str:
+    return f"{job.tenant_id}__{job.name}"
+
+
+def job_tags(job: Job) -> dict[str, str]:
+    return {tags.TENANT: job.tenant_id, tags.JOB: job.name, tags.SOURCE: job.config.source.type}
+
+
+def retry_policy(job: Job) -> RetryPolicy:
+    """Declares the policy (the bridge reads it); the delays themselves come from RetryRequested."""
+    retry = job.config.retry_config
+    return RetryPolicy(max_retries=retry.max_retries, delay=retry.initial_delay_seconds,
+                       backoff=Backoff.EXPONENTIAL if retry.backoff_multiplier > 1 else None)
+
+
+def build_job_assets(job: Job, pool_slots: int = 1) -> AssetsDefinition:
+    cfg = job.config
+    contract = job.contract
+    owners = contract.all_owners() if contract else []
+    retry = cfg.retry_config
+    specs = [
+        AssetSpec(
+            key=asset_key(job, obj), group_name=job.tenant_id, kinds={cfg.source.type, cfg.target.type},
+            tags=job_tags(job), owners=owners or None,
+            description=cfg.description or f"{cfg.source.type} → {cfg.target.type}: {obj} of tenant {job.tenant_id}",
+            metadata={"dativo/job_file": str(job.file)},
+        )
+        for obj in job.objects
+    ]
+
+    @multi_asset(
+        name=op_name(job), specs=specs, pool=tags.tenant_pool(job.tenant_id), retry_policy=retry_policy(job),
+        op_tags={**job_tags(job), tags.RETRY_MULTIPLIER: str(retry.backoff_multiplier),
+                 tags.RETRY_MAX_DELAY: str(retry.max_delay_seconds), tags.JOB_FILE: str(job.file),
+                 tags.POOL_SLOTS: str(pool_slots)},
+    )
+    def _materialize(context) -> Iterator[MaterializeResult]:  # no annotation: postponed annotations confuse dagster
+        from .engine.runner import run_job  # imported at run time: keeps code-location loads light
+
+        run_ids = {"dagster_run_id": context.run_id, **{k: v for k, v in context.run.tags.items()
+                                                        if k.startswith("airflow/")}}
+        result = run_job(job, RunContext(caller="dagster", run_ids=run_ids))
+        _raise_for_failure(context, job, result)
+        for obj in result.objects:
+            yield MaterializeResult(asset_key=asset_key(job, obj.object), metadata=materialization_metadata(result, obj))
+
+    return _materialize
+
+
+def _raise_for_failure(context: AssetExecutionContext, job: Job, result: RunResult) -> None:
+    if result.status is not RunStatus.FAILED:
+        return
+    retry = job.config.retry_config
+    attempt = context.retry_number + 1
+    dagster_retries = context.run.tags.get(tags.RETRIES_OWNER, "dagster") == "dagster"
+    if dagster_retries and result.error_kind == "transient" and context.retry_number < retry.max_retries:
+        wait = retry.delay_before_retry(attempt)
+        context.log.warning(f"transient failure (attempt {attempt} of {retry.max_retries + 1}), retrying in {wait}s: "
+                            f"{result.error}")
+        raise RetryRequested(max_retries=retry.max_retries, seconds_to_wait=wait)
+    raise Failure(description=f"{result.error_kind} failure: {result.error}", allow_retries=False,
+                  metadata={"error_kind": result.error_kind or "unknown", "run_id": result.run_id})
+
+
+def materialization_metadata(result: RunResult, obj: ObjectResult) -> dict[str, Any]:
+    """What the Dagster UI shows for one materialization (no secrets: RunResult carries none)."""
+    return {
+        "rows_read": obj.rows_read,
+        "rows_written": obj.rows_written,
+        "bytes_written": obj.bytes_written,
+        "files_written": obj.files_written,
+        "table": obj.table,
+        "snapshot_id": MetadataValue.text(str(obj.snapshot_id)) if obj.snapshot_id else MetadataValue.text("none"),
+        "cursor_before": MetadataValue.text(str(obj.cursor_before)),
+        "cursor_after": MetadataValue.text(str(obj.cursor_after)),
+        "duration_seconds": result.duration_seconds,
+        "status": result.status.value,
+        "engine_run_id": result.run_id,
+        "contract_violations": MetadataValue.json(obj.violations),
+        "dagster/column_schema": TableSchema(columns=[TableColumn(name, type_) for name, type_ in obj.columns]),
+    }
+
+
+def assets_for_job_file(job_file: Path) -> AssetsDefinition:
+    """The Dagster assets of one job file (what an Airflow task materializes), without building the others."""
+    from .config.loader import load_job, load_runner
+    from .config.paths import runner_config_path
+
+    runner = load_runner(runner_config_path())
+    return build_job_assets(load_job(job_file), runner.orchestrator.concurrency_per_tenant)

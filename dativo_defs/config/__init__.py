@@ -1,0 +1,1 @@
+"""The config contract: pydantic models of the runner and job files, and their loader."""

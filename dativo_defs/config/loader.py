@@ -1,0 +1,319 @@
+"""Load and validate runner and job files into models, turning every problem into a ConfigIssue."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from .contract import Contract
+from .errors import ConfigError, ConfigIssue
+from .interpolation import interpolate
+from .job import JobConfig
+from .paths import builtin_variables
+from .runner import OrchestratorType, RunnerConfig, RunnerFile, Schedule
+from .sources import SOURCE_TYPES
+from .targets import TARGET_TYPES
+from .yaml_loader import FieldPath, LoadedYaml, dotted_path, load_yaml
+
+M = TypeVar("M", bound=BaseModel)
+_SECRET_WORDS = ("password", "token", "secret", "credential", "dsn", "key")
+_UNION_LABELS = {"function-after", "function-before", "str", "int", "float", "bool"}
+# File-level problems of a referenced file, reported on the field that references it: message -> wording.
+_UNREADABLE = {"file not found": "not found", "not a regular file": "is not a regular file"}
+
+
+def read_document(file: Path, env: Mapping[str, str] | None = None) -> LoadedYaml:
+    """Read `file` as a YAML mapping and interpolate ${VAR}s. Raises ConfigError listing every issue."""
+    doc, issues = _read_interpolated(file, env)
+    if issues:
+        raise ConfigError(issues)
+    return doc
+
+
+def _read_interpolated(file: Path, env: Mapping[str, str] | None) -> tuple[LoadedYaml, list[ConfigIssue]]:
+    """The document with ${VAR}s substituted, and the variables that could not be."""
+    doc = load_yaml(file)
+    if not isinstance(doc.data, dict):
+        raise ConfigError.single(file, f"expected a YAML mapping at the top level, got {type(doc.data).__name__}", line=1)
+    return doc, interpolate(doc, builtin_variables() | dict(os.environ if env is None else env))
+
+
+def validate_document(doc: LoadedYaml, model: type[M]) -> M:
+    try:
+        return model.model_validate(doc.data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        raise ConfigError([_issue(doc, model, err) for err in errors if not _union_noise(err, errors)]) from None
+
+
+def parse_file(file: Path, model: type[M], env: Mapping[str, str] | None = None) -> M:
+    """Read, interpolate and validate `file` against `model`. Raises ConfigError listing every issue."""
+    return validate_document(read_document(file, env), model)
+
+
+def _issue(doc: LoadedYaml, model: type[BaseModel], err: Mapping[str, Any]) -> ConfigIssue:
+    path = _data_path(doc.data, err["loc"])
+    kind, msg = err["type"], err["msg"].removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        name = str(path[-1])
+        allowed = _allowed_fields(model, path[:-1], doc.data)
+        hint = difflib.get_close_matches(name, allowed, n=1)
+        msg = f"unknown field {name!r}" + (f" (did you mean {hint[0]!r}?)" if hint else
+                                           (f"; expected one of: {', '.join(sorted(allowed))}" if allowed else ""))
+        path = path[:-1] + (name,)
+    elif kind == "missing":
+        msg = "required field is missing"
+    elif kind == "union_tag_invalid":
+        msg = f"unknown type {err['input'].get('type') if isinstance(err['input'], dict) else err['input']!r}; " \
+              f"expected one of: {err['ctx']['expected_tags']}"
+    elif kind == "union_tag_not_found":
+        expected = {"source": SOURCE_TYPES, "target": TARGET_TYPES}.get(str(path[-1]) if path else "", [])
+        msg = "`type` is missing" + (f"; expected one of: {', '.join(map(repr, expected))}" if expected else "")
+    elif not any(w in dotted_path(path).lower() for w in _SECRET_WORDS) and _is_short_scalar(err.get("input")):
+        msg = f"{msg} (got {err['input']!r})"
+    return ConfigIssue(str(doc.file), msg, dotted_path(path), doc.line_of(path))
+
+
+def _is_union_label(part: Any) -> bool:
+    """pydantic's name for a member of a union in an error location ('Contract', 'constrained-str', ...);
+    field names are lower case."""
+    return isinstance(part, str) and ("[" in part or "-" in part or part[:1].isupper() or part in _UNION_LABELS)
+
+
+def _union_noise(err: Mapping[str, Any], errors: list[Any]) -> bool:
+    """A union member's "wrong kind of value" error while another member took the value and failed deeper
+    (`contract:` given inline with a bad column is not "a valid string" either): the deeper error says it."""
+    loc = err["loc"]
+    if not loc or not _is_union_label(loc[-1]) or not err["type"].endswith("_type"):
+        return False
+    return any(len(o["loc"]) > len(loc) and o["loc"][:len(loc) - 1] == loc[:-1] and _is_union_label(o["loc"][len(loc) - 1])
+               for o in errors)
+
+
+def _is_short_scalar(value: Any) -> bool:
+    return isinstance(value, (int, float, bool, str)) and len(str(value)) <= 80
+
+
+def _data_path(data: Any, loc: tuple[Any, ...]) -> FieldPath:
+    """Map pydantic's error location onto the document, dropping union tags and wrapper keys it added."""
+    path: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            path.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            path.append(part)
+            node = node[part]
+        elif _is_union_label(part):
+            continue  # pydantic's internal union member labels
+        elif isinstance(node, dict) and part == "runner":
+            continue  # bare runner form: the model wrapped it
+        elif isinstance(node, dict) and isinstance(part, str) and part == node.get("type"):
+            continue  # discriminated-union tag
+        else:
+            path.append(part)
+            node = None
+    return tuple(path)
+
+
+def _allowed_fields(model: type[BaseModel], path: FieldPath, data: Any) -> list[str]:
+    """Field names (and aliases) valid at `path`, for 'did you mean' hints."""
+    from .schema import fields_at  # local: schema builds on every model
+
+    return fields_at(model, path, data)
+
+
+# ---------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Job:
+    """A validated job file with its resolved name and contract."""
+
+    config: JobConfig
+    file: Path
+    name: str
+    contract: Contract | None
+
+    @property
+    def tenant_id(self) -> str:
+        return self.config.tenant_id
+
+    @property
+    def base_dir(self) -> Path:
+        return self.file.parent
+
+    @property
+    def objects(self) -> list[str]:
+        return self.config.source.objects()
+
+
+def _resolved(path: Path) -> Path:
+    """`path.resolve()`, or the absolute path when it cannot be resolved (a symlink loop): reading it then
+    reports the problem as a config issue instead of a traceback."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError, ValueError):
+        return path.absolute()
+
+
+def load_job(file: Path, env: Mapping[str, str] | None = None) -> Job:
+    file = _resolved(file)
+    config = parse_file(file, JobConfig, env)
+    name = config.name or file.stem
+    if config.name is None and not name.replace("_", "a").isalnum():
+        raise ConfigError.single(file, f"file name {file.stem!r} is not a safe job name; set `name:` in the file", "name")
+    contract = config.contract
+    if isinstance(contract, str):
+        contract_file = Path(contract) if Path(contract).is_absolute() else file.parent / contract
+        try:
+            contract = parse_file(_resolved(contract_file), Contract, env)
+        except ConfigError as exc:
+            if len(exc.issues) == 1 and exc.issues[0].message in _UNREADABLE:
+                raise ConfigError.single(file, f"contract file {contract_file} {_UNREADABLE[exc.issues[0].message]}",
+                                         "contract", _line(file, "contract")) from None
+            raise
+    return Job(config=config, file=file, name=name, contract=contract)
+
+
+def _line(file: Path, key: str) -> int | None:
+    try:
+        return load_yaml(file).line_of((key,))
+    except ConfigError:
+        return None
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    """A schedule entry together with the job it runs and the orchestrator that owns it."""
+
+    schedule: Schedule
+    job: Job
+    owner: OrchestratorType
+
+
+@dataclass
+class Project:
+    """Everything reachable from one runner file: valid schedules plus the issues of the broken ones."""
+
+    runner_file: Path
+    runner: RunnerConfig | None
+    scheduled: list[ScheduledJob] = field(default_factory=list)
+    issues: list[ConfigIssue] = field(default_factory=list)
+    broken_schedules: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.issues
+
+
+def load_runner(file: Path, env: Mapping[str, str] | None = None) -> RunnerConfig:
+    return parse_file(_resolved(file), RunnerFile, env).runner
+
+
+def load_runner_lenient(file: Path, env: Mapping[str, str] | None = None) -> tuple[RunnerConfig, list[ConfigIssue], list[str]]:
+    """Like load_runner, but broken schedule entries are set aside (and reported) instead of failing the
+    whole file, so the other schedules still load. Returns (runner, issues, names of set-aside schedules)."""
+    doc, unset = _read_interpolated(_resolved(file), env)
+    if unset and not _schedule_indexes(ConfigError(unset)):
+        raise ConfigError(unset)  # a variable outside the schedule entries: the whole file is unusable
+    try:
+        runner = validate_document(doc, RunnerFile).runner
+        if not unset:
+            return runner, [], []
+        exc = ConfigError(unset)
+    except ConfigError as invalid:
+        exc = ConfigError(unset + invalid.issues)
+    # Entries with an unset variable or an invalid field are set aside; the other schedules load.
+    bad = _schedule_indexes(exc)
+    body = doc.data.get("runner", doc.data)
+    orchestrator = body.get("orchestrator") if isinstance(body, dict) else None
+    schedules = orchestrator.get("schedules") if isinstance(orchestrator, dict) else None
+    if not bad or not isinstance(schedules, list):
+        raise exc
+    kept = [entry for i, entry in enumerate(schedules) if i not in bad]
+    dropped = [str(e.get("name", f"#{i}")) if isinstance(e, dict) else f"#{i}"
+               for i, e in enumerate(schedules) if i in bad]
+    pruned_body = {**body, "orchestrator": {**orchestrator, "schedules": kept}}
+    pruned = LoadedYaml({"runner": pruned_body} if "runner" in doc.data else pruned_body,
+                        {p: line for p, line in doc.lines.items() if "schedules" not in p}, doc.file)
+    try:
+        return validate_document(pruned, RunnerFile).runner, exc.issues, dropped
+    except ConfigError as again:
+        raise ConfigError(exc.issues + again.issues) from None
+
+
+def _schedule_indexes(exc: ConfigError) -> set[int]:
+    """Indexes of the schedule entries the issues point into; empty if any issue lies elsewhere."""
+    indexes: set[int] = set()
+    prefix = "orchestrator.schedules["
+    for issue in exc.issues:
+        path = issue.field_path.removeprefix("runner.")
+        if not path.startswith(prefix) or "]" not in path:
+            return set()
+        indexes.add(int(path[len(prefix):path.index("]")]))
+    return indexes
+
+
+def job_path(schedule: Schedule, runner_file: Path) -> Path:
+    path = Path(os.path.expanduser(schedule.config))
+    return path if path.is_absolute() else _resolved(runner_file.parent / path)
+
+
+def load_project(runner_file: Path, env: Mapping[str, str] | None = None) -> Project:
+    """Load the runner file and every job it references. Never raises for user errors: one broken job
+    is recorded in `issues` and the others still load."""
+    runner_file = _resolved(runner_file)
+    try:
+        runner, issues, dropped = load_runner_lenient(runner_file, env)
+    except ConfigError as exc:
+        return Project(runner_file, None, issues=list(exc.issues))
+    project = Project(runner_file, runner, issues=issues, broken_schedules=dropped)
+    jobs: dict[Path, Job | ConfigError] = {}
+    job_names: dict[str, Path] = {}  # tenant__name (the job's op / asset job name in both orchestrators) -> file
+    for schedule in runner.orchestrator.schedules:
+        file = job_path(schedule, runner_file)
+        if file not in jobs:
+            try:
+                job = load_job(file, env)
+                first = job_names.setdefault(f"{job.tenant_id}__{job.name}", file)
+                if first != file:  # two jobs of one name would collide in Dagster (and take every job down)
+                    raise ConfigError.single(file, f"tenant {job.tenant_id!r} already has a job named {job.name!r} "
+                                             f"({first}); set a different `name:`", "name", _line(file, "name"))
+                jobs[file] = job
+            except ConfigError as exc:
+                jobs[file] = exc
+                issues = exc.issues
+                if len(issues) == 1 and issues[0].message in _UNREADABLE and issues[0].file == str(file):
+                    field_path, line = _schedule_config_field(runner_file, schedule.name)
+                    issues = [ConfigIssue(str(runner_file), f"job file {file} {_UNREADABLE[issues[0].message]}",
+                                          field_path, line)]
+                project.issues.extend(issues)
+        loaded = jobs[file]
+        if isinstance(loaded, ConfigError):
+            project.broken_schedules.append(schedule.name)
+        else:
+            project.scheduled.append(ScheduledJob(schedule, loaded, runner.owner_of(schedule)))
+    return project
+
+
+def _schedule_config_field(runner_file: Path, name: str) -> tuple[str, int | None]:
+    """Field path and line of the `config` of the schedule called `name`, looked up by name in the file
+    (indexes of the loaded runner shift when broken entries were set aside)."""
+    try:
+        doc = load_yaml(runner_file)
+    except ConfigError:
+        return "", None
+    prefix: FieldPath = ("runner",) if isinstance(doc.data, dict) and "runner" in doc.data else ()
+    body = doc.data.get("runner", doc.data) if isinstance(doc.data, dict) else {}
+    orchestrator = body.get("orchestrator") if isinstance(body, dict) else None
+    schedules = orchestrator.get("schedules") if isinstance(orchestrator, dict) else None
+    entries = schedules if isinstance(schedules, list) else []
+    index = next((i for i, e in enumerate(entries) if isinstance(e, dict) and e.get("name") == name), 0)
+    path = prefix + ("orchestrator", "schedules", index, "config")
+    return dotted_path(path), doc.line_of(path)

@@ -1,0 +1,76 @@
+"""Secrets are given by reference — an environment variable or a file — and resolved only when used.
+
+Every resolved value is registered with the redactor, so it is masked in log lines and error text.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, model_validator
+
+from .base import StrictModel
+
+
+class SecretNotAvailable(LookupError):
+    """A secret reference points at an unset variable or an unreadable file."""
+
+
+class SecretRef(StrictModel):
+    """`{env: NAME}` or `{file: PATH}`. A plain string is accepted too (e.g. from `${VAR}`), never required."""
+
+    env: str | None = Field(None, description="Name of the environment variable holding the secret.")
+    file: str | None = Field(None, description="Path of a file whose (stripped) content is the secret.")
+    value: str | None = Field(None, description="Inline value; prefer env or file.", repr=False)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "SecretRef":
+        if sum(x is not None for x in (self.env, self.file, self.value)) != 1:
+            raise ValueError("a secret takes exactly one of `env: VAR_NAME` or `file: /path/to/secret`")
+        return self
+
+    def describe(self) -> str:
+        """Where the secret comes from, safe to print."""
+        if self.env:
+            return f"env:{self.env}"
+        return f"file:{self.file}" if self.file else "inline value (hidden)"
+
+    def resolve(self, base_dir: Path | None = None) -> str:
+        """The secret's value, registered for redaction. Raises SecretNotAvailable naming the reference."""
+        from ..engine.redaction import register_secret  # the engine owns redaction; config only feeds it
+
+        if self.env:
+            if self.env not in os.environ:
+                raise SecretNotAvailable(f"secret environment variable {self.env} is not set")
+            value = os.environ[self.env]
+        elif self.file:
+            path = Path(self.file)
+            if not path.is_absolute() and base_dir is not None:
+                path = base_dir / path
+            try:
+                value = path.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise SecretNotAvailable(f"secret file {path} cannot be read: {exc.strerror}") from None
+        else:
+            value = self.value or ""
+        register_secret(value)
+        return value
+
+    def __repr__(self) -> str:
+        return f"SecretRef({self.describe()})"
+
+    __str__ = __repr__
+
+
+def _coerce(value: Any) -> Any:
+    if isinstance(value, str):
+        return {"value": value}
+    if isinstance(value, dict) and "from_env" in value:  # Dativo's `credentials: {from_env: NAME}`
+        value = {**value, "env": value["from_env"]}
+        value.pop("from_env")
+    return value
+
+
+Secret = Annotated[SecretRef, BeforeValidator(_coerce)]

@@ -1,0 +1,226 @@
+"""Source blocks of a job file, one model per kind, selected by `type`.
+
+Each source lists the objects it produces (`objects()`); every object becomes one output table/asset.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field, model_validator
+
+from .base import SafeName, StrictModel
+from .secrets import Secret
+
+DEFAULT_BATCH_ROWS = 100_000
+
+
+class SourceBase(StrictModel):
+    """Fields every source kind has."""
+
+    description: str | None = None
+    custom_reader: str | None = Field(
+        None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
+        description="'package.module:Class' — a Source subclass to use instead of the built-in reader for this type.",
+    )
+
+    def objects(self) -> list[str]:
+        """Output table names, one per file / table / resource (each source kind defines it)."""
+        raise NotImplementedError
+
+    @model_validator(mode="after")
+    def _unique_objects(self) -> "SourceBase":
+        # Streams are looked up by object name: a second entry with the same name would never be read.
+        names = self.objects()
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"object name(s) {', '.join(map(repr, duplicates))} used more than once; give each "
+                             "file, table or resource its own `object`")
+        return self
+
+
+class IncrementalStrategy(str, Enum):
+    FULL_REFRESH = "full_refresh"
+    CURSOR = "cursor"
+    FILE_MODIFIED_TIME = "file_modified_time"
+
+
+class Incremental(StrictModel):
+    """How a source picks up only new data. The committed cursor lives in the target's snapshot."""
+
+    strategy: IncrementalStrategy = IncrementalStrategy.CURSOR
+    cursor_field: str | None = Field(None, description="Column whose maximum is remembered between runs.")
+    lookback_seconds: int = Field(0, ge=0, description="Re-read this far behind the last cursor (late rows).")
+    enabled: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dativo_names(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            if "lookback_days" in data:  # Dativo's spelling
+                days = data.pop("lookback_days")
+                try:
+                    data["lookback_seconds"] = int(days) * 86400
+                except (TypeError, ValueError, OverflowError):
+                    raise ValueError(f"`lookback_days` must be a whole number of days (got {days!r})") from None
+            if data.get("strategy") in ("incremental", "updated_at"):
+                data["strategy"] = "cursor"
+            data.pop("state_path", None)  # Dativo kept state in files; dativo keeps it in the target commit
+        return data
+
+    @model_validator(mode="after")
+    def _cursor_needs_field(self) -> "Incremental":
+        if self.enabled and self.strategy is IncrementalStrategy.CURSOR and not self.cursor_field:
+            raise ValueError("strategy 'cursor' needs `cursor_field`")
+        return self
+
+
+class ObjectStorage(StrictModel):
+    """S3-compatible storage settings for s3:// paths (any endpoint: AWS, MinIO, a local stand-in)."""
+
+    endpoint_url: str | None = None
+    region: str | None = None
+    access_key_id: Secret | None = None
+    secret_access_key: Secret | None = None
+    path_style_access: bool = False
+
+
+class FileObject(StrictModel):
+    path: str = Field(description="Local path or s3:// URL; glob patterns allowed. Relative to the job file.")
+    object: SafeName | None = Field(None, description="Output table name; defaults to the file name's stem.")
+    cursor_field: str | None = None
+
+
+class CsvOptions(StrictModel):
+    delimiter: str = ","
+    quote_char: str = '"'
+    header: bool = True
+    encoding: str = "utf8"
+
+
+class FileSource(SourceBase):
+    type: Literal["csv", "jsonl", "parquet"]
+    files: list[FileObject] = Field(min_length=1)
+    incremental: Incremental | None = None
+    csv: CsvOptions = Field(default_factory=CsvOptions)
+    storage: ObjectStorage | None = None
+    batch_rows: int = Field(DEFAULT_BATCH_ROWS, ge=1)
+
+    def objects(self) -> list[str]:
+        return [f.object or _stem(f.path) for f in self.files]
+
+
+class SqlConnection(StrictModel):
+    host: str = "127.0.0.1"
+    port: int | None = Field(None, ge=1, le=65535)
+    database: str | None = Field(None, description="Database name, or for sqlite the file path (relative to the job file).")
+    user: str | None = None
+    password: Secret | None = None
+    options: dict[str, str] = Field(default_factory=dict, description="Extra driver options (e.g. sslmode).")
+
+
+class SqlTable(StrictModel):
+    name: str | None = Field(None, description="Table, optionally schema-qualified (schema.table). Quoted safely.")
+    query: str | None = Field(None, description="A SELECT instead of a table (then `object` is required).")
+    object: SafeName | None = Field(None, description="Output table name; defaults to the table name.")
+    cursor_field: str | None = None
+    primary_key: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _table_xor_query(self) -> "SqlTable":
+        if (self.name is None) == (self.query is None):
+            raise ValueError("set exactly one of `name` (a table) or `query`")
+        if self.query is not None and self.object is None:
+            raise ValueError("a `query` needs `object` (the output table name)")
+        return self
+
+    @property
+    def object_name(self) -> str:
+        return self.object or str(self.name).split(".")[-1]
+
+
+class SqlSource(SourceBase):
+    type: Literal["sqlite", "postgres", "postgresql", "mysql", "mariadb"]
+    connection: SqlConnection = Field(default_factory=SqlConnection)
+    dsn: Secret | None = Field(None, description="Full connection URL, as a secret reference (overrides `connection`).")
+    tables: list[SqlTable] = Field(min_length=1)
+    incremental: Incremental | None = None
+    batch_rows: int = Field(DEFAULT_BATCH_ROWS, ge=1)
+
+    @model_validator(mode="after")
+    def _sqlite_needs_path(self) -> "SqlSource":
+        if self.type == "sqlite" and self.dsn is None and not self.connection.database:
+            raise ValueError("sqlite needs `connection.database` (the database file path)")
+        return self
+
+    def objects(self) -> list[str]:
+        return [t.object_name for t in self.tables]
+
+
+class RestAuth(StrictModel):
+    type: Literal["bearer", "api_key", "basic"]
+    token: Secret | None = Field(None, description="bearer / api_key value.")
+    name: str = Field("Authorization", description="api_key: header or query parameter name.")
+    location: Literal["header", "query"] = "header"
+    username: str | None = None
+    password: Secret | None = None
+
+    @model_validator(mode="after")
+    def _fields_for_type(self) -> "RestAuth":
+        if self.type in ("bearer", "api_key") and self.token is None:
+            raise ValueError(f"auth type {self.type!r} needs `token`")
+        if self.type == "basic" and (self.username is None or self.password is None):
+            raise ValueError("auth type 'basic' needs `username` and `password`")
+        return self
+
+
+class Paginator(StrictModel):
+    type: Literal["cursor", "offset", "page_number", "header_link", "single_page"]
+    cursor_path: str | None = Field(None, description="cursor: JSON path of the next cursor in the response.")
+    cursor_param: str | None = Field(None, description="cursor: query parameter that carries it.")
+    limit: int | None = Field(None, ge=1, description="offset/page_number: page size.")
+    limit_param: str = "limit"
+    offset_param: str = "offset"
+    page_param: str = "page"
+    total_path: str | None = None
+    has_more_path: str | None = None
+
+
+class RestResource(StrictModel):
+    object: SafeName
+    path: str = Field(description="Endpoint path appended to base_url.")
+    params: dict[str, str | int | bool] = Field(default_factory=dict)
+    data_selector: str | None = Field(None, description="JSON path of the record list in each page.")
+    paginator: Paginator | None = None
+    incremental_param: str | None = Field(None, description="Query parameter receiving the last cursor value.")
+    cursor_field: str | None = None
+    primary_key: list[str] = Field(default_factory=list)
+
+
+class RestSource(SourceBase):
+    """A paginated JSON API; `stripe` and `hubspot` are presets that fill paging and incremental fields."""
+
+    type: Literal["rest", "stripe", "hubspot"]
+    base_url: str | None = None
+    auth: RestAuth | None = None
+    resources: list[RestResource] = Field(min_length=1)
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout_seconds: float = Field(30, gt=0)
+    batch_rows: int = Field(10_000, ge=1)
+
+    def objects(self) -> list[str]:
+        return [r.object for r in self.resources]
+
+
+SourceConfig = Annotated[Union[FileSource, SqlSource, RestSource], Field(discriminator="type")]
+SOURCE_TYPES = sorted(
+    {t for model in (FileSource, SqlSource, RestSource) for t in model.model_fields["type"].annotation.__args__}
+)
+
+
+def _stem(path: str) -> str:
+    name = path.rstrip("/").split("/")[-1]
+    stem = name.split(".")[0].replace("*", "").replace("?", "").replace("-", "_").strip("_")
+    return stem or "data"

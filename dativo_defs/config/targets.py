@@ -1,0 +1,58 @@
+"""Target blocks of a job file: an Iceberg table per object, or a Parquet dataset per object."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Literal, Union
+
+from pydantic import Field
+
+from .base import StrictModel
+from .secrets import Secret
+from .sources import ObjectStorage
+
+
+class WriteMode(str, Enum):
+    APPEND = "append"
+    OVERWRITE = "overwrite"
+    MERGE = "merge"
+
+
+class CatalogConfig(StrictModel):
+    """A pyiceberg catalog. Omit it to use the embedded SQLite catalog under DATIVO_HOME."""
+
+    type: Literal["sql", "rest"] = "sql"
+    name: str = "dativo"
+    uri: str | None = Field(None, description="sql: SQLAlchemy URL (sqlite:///..., postgresql+psycopg2://...); rest: catalog URL.")
+    warehouse: str | None = Field(None, description="Warehouse location (local path, file:// or s3://).")
+    credential: Secret | None = Field(None, description="rest: OAuth2 client credential or token.")
+    properties: dict[str, str] = Field(default_factory=dict, description="Extra pyiceberg catalog properties.")
+    secret_properties: dict[str, Secret] = Field(default_factory=dict, description="Catalog properties that are secrets.")
+
+
+class PartitionField(StrictModel):
+    column: str
+    transform: Literal["identity", "year", "month", "day", "hour", "bucket", "truncate"] = "identity"
+    width: int | None = Field(None, ge=1, description="bucket count / truncate width.")
+
+
+class IcebergTarget(StrictModel):
+    type: Literal["iceberg"]
+    catalog: CatalogConfig | None = None
+    namespace: str | None = Field(None, description="Defaults to the tenant id.")
+    table_prefix: str = Field("", description="Prepended to each object name to form the table name.")
+    mode: WriteMode = WriteMode.APPEND
+    partitioning: list[PartitionField] = Field(default_factory=list)
+    storage: ObjectStorage | None = None
+    commit_retries: int = Field(8, ge=0, description="Extra attempts when another writer commits first.")
+
+
+class ParquetTarget(StrictModel):
+    type: Literal["parquet"]
+    path: str | None = Field(None, description="Dataset root (local or s3://). Defaults to DATIVO_HOME/parquet/<tenant>.")
+    storage: ObjectStorage | None = None
+    compression: Literal["zstd", "snappy", "gzip", "none"] = "zstd"
+
+
+TargetConfig = Annotated[Union[IcebergTarget, ParquetTarget], Field(discriminator="type")]
+TARGET_TYPES = ["iceberg", "parquet"]

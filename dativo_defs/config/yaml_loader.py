@@ -1,0 +1,148 @@
+"""Safe YAML loading that remembers the line of every value and refuses hostile input.
+
+PyYAML's node graph is walked by hand so that each value's line is kept (errors can then point at it)
+and so that alias expansion is bounded: a "billion laughs" document is rejected instead of eating memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+MAX_FILE_BYTES = 1_000_000
+MAX_NODES = 100_000
+MAX_DEPTH = 64
+
+FieldPath = tuple[str | int, ...]
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: same result, faster
+_PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "timestamp", "map", "seq")}
+
+
+def dotted_path(path: FieldPath) -> str:
+    """`("source", "objects", 0, "name")` -> `source.objects[0].name`."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+@dataclass
+class LoadedYaml:
+    """The parsed document plus the 1-based line of every field path in it."""
+
+    data: Any
+    lines: dict[FieldPath, int]
+    file: Path
+
+    def line_of(self, path: FieldPath) -> int | None:
+        """The line of `path`, or of its nearest ancestor that appears in the file."""
+        path = tuple(path)
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return self.lines.get(())
+
+
+class _Builder:
+    def __init__(self, file: Path):
+        self.file = file
+        self.lines: dict[FieldPath, int] = {}
+        self.count = 0
+        self._scalars = yaml.SafeLoader("")  # only its scalar constructors are used
+
+    def build(self, node: yaml.Node, path: FieldPath, depth: int) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise ConfigError.single(self.file, f"document expands to more than {MAX_NODES} values "
+                                     "(YAML alias bomb?); refusing to load it")
+        if depth > MAX_DEPTH:
+            raise ConfigError.single(self.file, f"nesting deeper than {MAX_DEPTH} levels", line=node.start_mark.line + 1)
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if node.tag not in _PLAIN_TAGS:
+            raise ConfigError.single(self.file, f"unsupported YAML tag {node.tag!r}; only plain values are allowed",
+                                     dotted_path(path), node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            result: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    raise ConfigError.single(self.file, "YAML merge keys (<<) are not supported; write the fields out",
+                                             line=key_node.start_mark.line + 1)
+                key = self._scalar(key_node)
+                if not isinstance(key, (str, int)) or isinstance(key, bool):
+                    raise ConfigError.single(self.file, f"mapping keys must be strings, got {key!r}",
+                                             dotted_path(path), key_node.start_mark.line + 1)
+                key = str(key)
+                if key in result:
+                    raise ConfigError.single(self.file, f"duplicate key {key!r}", dotted_path(path),
+                                             key_node.start_mark.line + 1)
+                self.lines.setdefault(path + (key,), key_node.start_mark.line + 1)  # errors point at the key
+                result[key] = self.build(value_node, path + (key,), depth + 1)
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
+        value = self._scalar(node, path)
+        if isinstance(value, str) and "\x00" in value:  # "\0" escapes: no config value has a use for NUL
+            raise ConfigError.single(self.file, "NUL character in a value", dotted_path(path), node.start_mark.line + 1)
+        return value
+
+    def _scalar(self, node: yaml.Node, path: FieldPath = ()) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            raise ConfigError.single(self.file, "mapping keys must be plain values", line=node.start_mark.line + 1)
+        try:
+            return self._scalars.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            raise ConfigError.single(self.file, f"invalid value: {exc}", dotted_path(path),
+                                     node.start_mark.line + 1) from None
+        except (ValueError, TypeError, KeyError, OverflowError) as exc:  # e.g. a date like 2024-02-30, `!!int abc`
+            raise ConfigError.single(self.file, f"invalid value {node.value!r} ({exc}); quote it to keep it as text",
+                                     dotted_path(path), node.start_mark.line + 1) from None
+
+
+def read_text(file: Path) -> str:
+    """Read a config file as UTF-8 text, refusing missing, oversized and binary files clearly."""
+    try:
+        exists, regular = file.exists(), file.is_file()
+        size = file.stat().st_size if regular else 0
+        raw = file.read_bytes() if regular and size <= MAX_FILE_BYTES else b""
+    except (OSError, ValueError) as exc:  # unreadable, name too long, NUL in the path
+        raise ConfigError.single(file, f"cannot read file: {getattr(exc, 'strerror', None) or exc}") from None
+    if not exists:
+        raise ConfigError.single(file, "file not found")
+    if not regular:
+        raise ConfigError.single(file, "not a regular file")
+    if size > MAX_FILE_BYTES:
+        raise ConfigError.single(file, f"file is {size} bytes; config files are limited to {MAX_FILE_BYTES}")
+    if b"\x00" in raw:
+        raise ConfigError.single(file, "file is binary (contains NUL bytes), expected YAML text")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError.single(file, f"file is not UTF-8 text (byte {exc.start})") from None
+
+
+def load_yaml(file: Path) -> LoadedYaml:
+    """Parse one YAML document with line tracking. Raises ConfigError, never a YAML traceback."""
+    text = read_text(file)
+    try:
+        node = yaml.compose(text, Loader=_SAFE_LOADER)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        problem = " ".join(filter(None, [exc.context, exc.problem]))
+        lines = text.split("\n")
+        if mark and mark.line < len(lines) and "\t" in lines[mark.line][:mark.column + 1]:
+            problem += " (a tab character: YAML indentation must use spaces)"
+        raise ConfigError.single(file, f"invalid YAML: {problem}", line=line) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError.single(file, f"invalid YAML: {exc}") from None
+    if node is None:
+        raise ConfigError.single(file, "file is empty, expected a YAML mapping")
+    builder = _Builder(file)
+    data = builder.build(node, (), 0)
+    return LoadedYaml(data=data, lines=builder.lines, file=file)

@@ -1,0 +1,45 @@
+"""The Dagster code location: `defs`, built from the runner file named by DATIVO_RUNNER_CONFIG.
+
+One broken job file does not take the location down: its schedule is left out and reported (log line here,
+`dativo validate` for details); the other jobs load.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from dagster import Definitions, define_asset_job
+
+from .assets import asset_key, build_job_assets, job_tags, op_name
+from .config.loader import Job, Project, load_project
+from .config.paths import runner_config_path
+from .schedules import build_trigger
+
+log = logging.getLogger("dativo.definitions")
+
+
+def build_definitions(project: Project) -> Definitions:
+    for issue in project.issues:
+        log.error("dativo: %s (run `dativo validate` for all problems)", issue)
+    jobs: dict[Path, Job] = {}
+    for entry in project.scheduled:
+        jobs.setdefault(entry.job.file, entry.job)
+    assets, asset_jobs = [], {}
+    for path, job in jobs.items():
+        assets.append(build_job_assets(job, project.runner.orchestrator.concurrency_per_tenant if project.runner else 1))
+        asset_jobs[path] = define_asset_job(
+            f"{op_name(job)}_job", selection=[asset_key(job, obj) for obj in job.objects], tags=job_tags(job),
+            description=f"Runs dativo job {job.tenant_id}/{job.name} ({job.file})",
+        )
+    triggers = [build_trigger(entry, asset_jobs[entry.job.file]) for entry in project.scheduled]
+    return Definitions(assets=assets, jobs=list(asset_jobs.values()),
+                       schedules=[t for t in triggers if hasattr(t, "cron_schedule")],
+                       sensors=[t for t in triggers if not hasattr(t, "cron_schedule")])
+
+
+def load_definitions(runner_file: Path | None = None) -> Definitions:
+    return build_definitions(load_project(runner_config_path(runner_file)))
+
+
+defs = load_definitions()

@@ -1,0 +1,287 @@
+"""Tables and queries of SQLite, PostgreSQL and MySQL/MariaDB, streamed as bounded Arrow record batches.
+
+Arrow-native drivers only: ADBC for SQLite and PostgreSQL, connectorx (`arrow_stream`) for MySQL/MariaDB, so rows
+never pass through Python objects and memory stays flat however large the table. Incremental reads select rows
+past the committed cursor, ordered by it. Identifiers are always quoted; cursor values are bound parameters where
+that keeps streaming, else literals escaped by the server's own rules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote, urlencode, urlsplit
+
+import pyarrow as pa
+
+from ...config.paths import resolve_relative
+from ...config.sources import IncrementalStrategy, SqlTable
+from ...config.sources import SqlSource as SqlConfig
+from ..errors import (AuthenticationError, ConfigurationError, DativoError, ErrorKind, PermanentError,
+                      SourceNotFoundError, TransientError, classify)
+from .base import Source, State, Stream, cursor_of
+
+
+
+@dataclass(frozen=True)
+class Dialect:
+    quote: str  # identifier quote character (doubled when it occurs inside a name)
+    port: int | None  # default server port
+    scheme: str  # URL scheme the driver expects
+    open: str  # SqlSource method that connects
+    execute: str  # SqlSource method that runs a SELECT and returns (RecordBatchReader, release)
+    literal: str | None  # SqlSource method writing the cursor as an escaped literal; None: a bound parameter
+    options: tuple[tuple[str, str], ...] = ()  # ADBC statement options
+
+
+# ADBC SQLite guesses column types from its first batch: let it look at enough rows (we re-slice anyway).
+_SQLITE = Dialect('"', None, "sqlite", "_open_sqlite", "_execute_adbc", literal=None,
+                  options=(("adbc.sqlite.query.batch_rows", "65536"),))
+# ADBC PostgreSQL streams (COPY) only without parameters: with one it buffers the whole result in memory.
+_POSTGRES = Dialect('"', 5432, "postgresql", "_open_postgres", "_execute_adbc", literal="_postgres_literal")
+# connectorx takes no parameters.
+_MYSQL = Dialect("`", 3306, "mysql", "_open_mysql", "_execute_connectorx", literal="_mysql_literal")
+DIALECTS = {"sqlite": _SQLITE, "postgres": _POSTGRES, "postgresql": _POSTGRES, "mysql": _MYSQL, "mariadb": _MYSQL}
+
+# Driver messages -> engine errors, checked in order (drivers raise one exception class for many causes).
+_DRIVER_ERRORS: tuple[tuple[re.Pattern[str], type[DativoError], str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), error, summary) for pattern, error, summary in (
+        (r"authentication failed|access denied|role .+ does not exist|no password supplied",
+         AuthenticationError, "login refused by {database}"),
+        (r"database .+ does not exist|unknown database", SourceNotFoundError, "{database} does not exist"),
+        (r"no such table|(relation|schema) .+ does not exist|table .+ doesn't exist",
+         SourceNotFoundError, "{what} not found in {database}"),
+        (r"no such column|column .+ does not exist|unknown column", ConfigurationError, "{what}: unknown column"),
+        (r"type mismatch", ConfigurationError, "{what}: a column's values change type (SQLite guesses types "
+                                               "from the first rows; NULL-only leading rows read as integers)"),
+    ))
+_URL_PASSWORD = re.compile(r"(\w+://[^:/@\s]*:)[^@\s]*@")
+
+
+class SqlSource(Source):
+    types = ("sqlite", "postgres", "postgresql", "mysql", "mariadb")
+    config: SqlConfig
+
+    def __init__(self, config: SqlConfig, base_dir: Path):
+        super().__init__(config, base_dir)
+        self.dialect = DIALECTS[config.type]
+        self._conn: Any = None  # ADBC connection; for MySQL a pymysql one (checks the login, escapes literals)
+        self._cursors: set[Any] = set()  # open ADBC cursors: they must close before their connection
+
+    def streams(self) -> list[Stream]:
+        inc = self.config.incremental
+        by_cursor = inc is not None and inc.enabled and inc.strategy is IncrementalStrategy.CURSOR
+        return [Stream(object=t.object_name, cursor_field=t.cursor_field or (inc.cursor_field if by_cursor else None),
+                       primary_key=tuple(t.primary_key), lookback=inc.lookback_seconds if inc else None)
+                for t in self.config.tables]
+
+    def read(self, stream: Stream, state: State | None) -> Iterator[pa.RecordBatch]:
+        table = self.config.tables[[s.object for s in self.streams()].index(stream.object)]
+        what = f"table {table.name}" if table.name else f"query of {stream.object}"
+        sql, params = self._select(table, stream, cursor_of(state) if stream.cursor_field else None)
+        with self._translated(what):
+            reader, done = getattr(self, self.dialect.execute)(sql, params)
+            try:
+                if stream.cursor_field and stream.cursor_field not in reader.schema.names:
+                    raise ConfigurationError(f"{what}: cursor column {stream.cursor_field!r} is not in its columns",
+                                             hint=f"columns: {', '.join(reader.schema.names)}")
+                for batch in reader:
+                    for start in range(0, batch.num_rows, self.config.batch_rows):
+                        yield batch.slice(start, self.config.batch_rows)
+            finally:
+                done()
+
+    def close(self) -> None:
+        for cursor in list(self._cursors):
+            cursor.close()
+        self._cursors.clear()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # --- SQL ---------------------------------------------------------------------------------------------------
+
+    def _select(self, table: SqlTable, stream: Stream, last: Any) -> tuple[str, tuple[Any, ...]]:
+        """SELECT of the table (or wrapped query), past `last` minus the lookback, ordered by the cursor."""
+        if table.name is not None:
+            sql = f"SELECT * FROM {quote_identifier(table.name, self.dialect.quote, qualified=True)}"
+        else:
+            sql = f"SELECT * FROM ({str(table.query).strip().rstrip(';')}) AS dativo_q"
+        params: tuple[Any, ...] = ()
+        if stream.cursor_field:
+            column = quote_identifier(stream.cursor_field, self.dialect.quote)
+            if last is not None:
+                last = behind(last, stream.lookback or 0)
+                if self.dialect.literal is None:
+                    sql, params = f"{sql} WHERE {column} > ?", (_sqlite_value(last),)
+                else:
+                    sql = f"{sql} WHERE {column} > {getattr(self, self.dialect.literal)(last)}"
+            sql = f"{sql} ORDER BY {column}"
+        return sql, params
+
+    def _mysql_literal(self, value: Any) -> str:
+        """Escaped by pymysql on a live connection, which follows the server's NO_BACKSLASH_ESCAPES mode."""
+        return self._connection().escape(value)
+
+    @staticmethod
+    def _postgres_literal(value: Any) -> str:
+        """Numbers as such; the rest as a dollar-quoted (untyped) literal the server casts to the column's type."""
+        if isinstance(value, (int, float, Decimal)) and math.isfinite(value):
+            return str(value)
+        return dollar_quote(value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else str(value))
+
+    # --- drivers -----------------------------------------------------------------------------------------------
+
+    def _connection(self) -> Any:
+        if self._conn is None:
+            with self._translated("connection"):
+                self._conn = getattr(self, self.dialect.open)()
+        return self._conn
+
+    def _sqlite_path(self) -> Path:
+        raw = self.config.dsn.resolve(self.base_dir).removeprefix("sqlite:///") if self.config.dsn \
+            else str(self.config.connection.database)
+        return Path(resolve_relative(raw, self.base_dir))
+
+    def _url(self) -> str:
+        """The server URL: `dsn` (scheme normalised for the driver) or one built from `connection`."""
+        if self.config.dsn is not None:
+            return urlsplit(self.config.dsn.resolve(self.base_dir))._replace(scheme=self.dialect.scheme).geturl()
+        c = self.config.connection
+        login = quote(c.user or "", safe="")
+        if c.password is not None:
+            login += ":" + quote(c.password.resolve(self.base_dir), safe="")
+        query = f"?{urlencode(c.options)}" if c.options else ""
+        return (f"{self.dialect.scheme}://{login + '@' if login else ''}{c.host}:{c.port or self.dialect.port}"
+                f"/{quote(c.database or '', safe='')}{query}")
+
+    def _database_label(self) -> str:
+        """Names the database in messages; never the password."""
+        try:
+            if self.config.type == "sqlite":
+                return f"sqlite database {self._sqlite_path()}"
+            url = urlsplit(self._url())
+            return f"{self.config.type} database {unquote(url.path.lstrip('/'))!r} on {url.hostname}:{url.port}"
+        except Exception:  # e.g. an unset secret: already the error being reported
+            return f"{self.config.type} database"
+
+    def _open_sqlite(self) -> Any:
+        import adbc_driver_sqlite.dbapi as adbc_sqlite
+
+        path = self._sqlite_path()
+        if not path.is_file():  # sqlite would silently create an empty database
+            raise SourceNotFoundError(f"sqlite database file {path} does not exist",
+                                      hint="check source.connection.database (relative to the job file)")
+        return adbc_sqlite.connect(str(path))
+
+    def _open_postgres(self) -> Any:
+        import adbc_driver_postgresql.dbapi as adbc_pg
+
+        return adbc_pg.connect(self._url(), autocommit=True)  # no transaction left open between reads
+
+    def _open_mysql(self) -> Any:
+        """A quick pymysql login: connectorx would retry a refused login for 30 s before failing."""
+        import pymysql
+
+        url = urlsplit(self._url())
+        return pymysql.connect(host=url.hostname or "127.0.0.1", port=url.port or 3306, connect_timeout=10,
+                               user=unquote(url.username or ""), password=unquote(url.password or ""),
+                               database=unquote(url.path.lstrip("/")) or None, charset="utf8mb4")
+
+    def _execute_adbc(self, sql: str, params: tuple[Any, ...]) -> Any:
+        cursor = self._connection().cursor()
+        self._cursors.add(cursor)
+        if self.dialect.options:
+            cursor.adbc_statement.set_options(**dict(self.dialect.options))
+        cursor.execute(sql, params or None)
+
+        def release() -> None:
+            self._cursors.discard(cursor)
+            cursor.close()
+
+        return cursor.fetch_record_batch(), release
+
+    def _execute_connectorx(self, sql: str, params: tuple[Any, ...]) -> Any:
+        import connectorx
+
+        self._connection()  # fail fast on login errors
+        reader = connectorx.read_sql(self._url(), sql, return_type="arrow_stream", batch_size=self.config.batch_rows)
+        return reader, lambda: None
+
+    @contextmanager
+    def _translated(self, what: str) -> Iterator[None]:
+        """Driver exceptions -> engine errors naming the table and database, with credentials scrubbed."""
+        try:
+            yield
+        except DativoError:
+            raise
+        except Exception as exc:
+            message = _URL_PASSWORD.sub(r"\1***@", " ".join(str(exc).split()))
+            context = {"what": what, "database": self._database_label()}
+            for pattern, error, summary in _DRIVER_ERRORS:
+                if pattern.search(message):
+                    raise error(f"{summary.format(**context)}: {message}") from None
+            error = TransientError if classify(exc) is ErrorKind.TRANSIENT else PermanentError
+            raise error(f"{what} ({context['database']}): {type(exc).__name__}: {message}") from None
+
+
+def quote_identifier(name: str, quote_char: str, qualified: bool = False) -> str:
+    """`name` (or `schema.table` when qualified) quoted, embedded quote characters doubled."""
+    parts = name.split(".") if qualified else [name]
+    if any(not part or any(unicodedata.category(ch) == "Cc" for ch in part) for part in parts):
+        raise ConfigurationError(f"identifier {name!r} is empty or contains control characters")
+    return ".".join(quote_char + part.replace(quote_char, quote_char * 2) + quote_char for part in parts)
+
+
+def dollar_quote(text: str) -> str:
+    """A PostgreSQL dollar-quoted literal: no escaping rules at all, so no setting can change its meaning."""
+    if "\x00" in text:
+        raise ConfigurationError("a cursor value contains a NUL character")
+    tag = "dativo"
+    while f"${tag}" in text:
+        tag += "_"
+    return f"${tag}${text}${tag}$"
+
+
+def behind(value: Any, seconds: int) -> Any:
+    """The cursor moved back `seconds` to re-read late rows. Only time-valued cursors move (numbers are ids)."""
+    if not seconds:
+        return value
+    delta = dt.timedelta(seconds=seconds)
+    if isinstance(value, dt.datetime):
+        return value - delta
+    if isinstance(value, dt.date):
+        return (dt.datetime.combine(value, dt.time()) - delta).date()
+    return _shift_iso_text(value, delta) if isinstance(value, str) else value
+
+
+def _shift_iso_text(text: str, delta: dt.timedelta) -> str:
+    """Shift an ISO-8601 string, keeping its style (separator, precision, zone) so text comparison still holds."""
+    try:
+        shifted = dt.datetime.fromisoformat(text) - delta
+    except ValueError:
+        return text  # not a timestamp: leave it
+    if len(text) == 10:
+        return shifted.date().isoformat()
+    clock = re.match(r"\d\d:\d\d(:\d\d)?(?:\.(\d+))?", text[11:])
+    if clock is None:
+        return text
+    spec = ("minutes" if not clock.group(1) else "seconds" if not clock.group(2)
+            else "milliseconds" if len(clock.group(2)) == 3 else "microseconds")
+    out = shifted.isoformat(sep=text[10], timespec=spec)
+    return out.replace("+00:00", "Z") if text.endswith("Z") else out
+
+
+def _sqlite_value(value: Any) -> Any:
+    """SQLite stores times as ISO text: bind them as such."""
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    return value.isoformat() if isinstance(value, dt.date) else value

@@ -1,0 +1,143 @@
+"""Airflow's own DagBag loads the one-line dags file: one DAG per Dagster schedule/sensor, attribute for attribute
+what the Dagster definitions say (the DagBag runs in a subprocess with an isolated AIRFLOW_HOME)."""
+
+from __future__ import annotations
+
+import pytest
+from dagster import DefaultScheduleStatus, DefaultSensorStatus
+
+from dativo_defs import tags
+from dativo_defs.config.loader import load_project
+from dativo_defs.definitions import build_definitions
+from tests.airflow.helpers import DAGBAG_SUMMARY, AirflowEnv, add_schedules, make_airflow_env
+
+EXAMPLE_DAGS = {"acme_orders_hourly", "acme_customers", "globex_events", "globex_catalog_daily", "initech_tickets",
+                "initech_invoices_nightly"}
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory) -> tuple[AirflowEnv, dict]:
+    env = make_airflow_env(tmp_path_factory.mktemp("dagbag"))
+    return env, env.json_from(DAGBAG_SUMMARY)
+
+
+@pytest.fixture
+def defs(loaded, monkeypatch):
+    """The Dagster definitions of the same project, built in this process (no Airflow here)."""
+    env, _ = loaded
+    monkeypatch.setenv("DATIVO_RUNNER_CONFIG", str(env.runner))
+    monkeypatch.setenv("DATIVO_HOME", str(env.dativo_home))
+    return build_definitions(load_project(env.runner))
+
+
+def _meta(definition, key):
+    value = definition.metadata[key]
+    return getattr(value, "value", getattr(value, "text", value))
+
+
+def test_dags_file_loads_without_errors(loaded):
+    env, summary = loaded
+    assert summary["import_errors"] == {}
+    assert set(summary["dags"]) == EXAMPLE_DAGS
+    for dag in summary["dags"].values():
+        assert dag["fileloc"] == str(env.dags_folder / "dativo_dags.py")
+        assert [t["operator"] for t in dag["tasks"].values()] == ["PythonOperator"]
+
+
+def test_catchup_off_and_only_the_airflow_owned_dag_runs(loaded):
+    _, summary = loaded
+    dags = summary["dags"]
+    assert all(d["catchup"] is False for d in dags.values())
+    running = {d["dag_id"] for d in dags.values() if not d["is_paused_upon_creation"]}
+    assert running == {"globex_catalog_daily"}
+    for dag_id, dag in dags.items():
+        if dag_id == "globex_catalog_daily":
+            assert "paused" not in dag["description"]
+        elif dag_id == "initech_invoices_nightly":
+            assert "paused: disabled in the runner file (enabled: false)" in dag["description"]
+        else:
+            assert "paused: owned by dagster" in dag["description"], dag
+
+
+def _expected_task(defs, op) -> dict:
+    policy = op.retry_policy
+    multiplier = float(op.tags[tags.RETRY_MULTIPLIER])
+    max_delay = float(op.tags[tags.RETRY_MAX_DELAY])
+    return dict(task_id=op.name, pool=op.pool, retries=policy.max_retries, retry_delay=float(policy.delay),
+                retry_exponential_backoff=multiplier if multiplier > 1 else 0,
+                max_retry_delay=max_delay if max_delay > 0 else None, owner=op.tags[tags.TENANT])
+
+
+def _ops(defs, job_name: str):
+    """The asset ops a Dagster job materializes, via defs.resolve_assets_def(key).node_def."""
+    keys = defs.resolve_job_def(job_name).asset_layer.executable_asset_keys
+    return {defs.resolve_assets_def(key).node_def.name: defs.resolve_assets_def(key).node_def for key in keys}
+
+
+def _check_trigger(defs, trigger, dag: dict, running_in_dagster: bool) -> None:
+    owner = _meta(trigger, tags.OWNER)
+    enabled = not _meta(trigger, tags.PAUSED_REASON).startswith("disabled")
+    assert dag["is_paused_upon_creation"] is (not (owner == "airflow" and enabled)), trigger.name
+    assert not (running_in_dagster and not dag["is_paused_upon_creation"]), f"{trigger.name} would run twice"
+    assert dag["max_active_runs"] == _meta(trigger, tags.MAX_CONCURRENT_RUNS)
+    assert dag["description"].startswith(trigger.description.split(". Stopped:")[0])
+
+    ops = _ops(defs, trigger.job.name)
+    assert set(dag["tasks"]) == set(ops)
+    expected_tags = {f"{k}:{v}" for k, v in trigger.tags.items() if not k.startswith("dativo/")}
+    expected_tags |= {f"tenant:{trigger.tags[tags.TENANT]}"}
+    expected_tags |= {f"source:{op.tags[tags.SOURCE]}" for op in ops.values()}
+    assert set(dag["tags"]) == expected_tags
+    for name, op in ops.items():
+        task = dag["tasks"][name]
+        assert {k: task[k] for k in _expected_task(defs, op)} == _expected_task(defs, op)
+        assert task["pool"] == tags.tenant_pool(op.tags[tags.TENANT]) and task["pool_slots"] == 1
+
+
+def test_parity_with_dagster_definitions(loaded, defs):
+    _, summary = loaded
+    dags = summary["dags"]
+    assert {s.name for s in defs.schedules} | {s.name for s in defs.sensors} == set(dags)
+    for schedule in defs.schedules:
+        dag = dags[schedule.name]
+        assert dag["timetable"] == "CronTriggerTimetable"
+        assert dag["expression"] == schedule.cron_schedule
+        assert dag["timezone"] == (schedule.execution_timezone or "UTC")
+        _check_trigger(defs, schedule, dag, schedule.default_status is DefaultScheduleStatus.RUNNING)
+    for sensor in defs.sensors:
+        dag = dags[sensor.name]
+        assert dag["timetable"] == "DeltaTriggerTimetable"
+        assert dag["delta"] == sensor.minimum_interval_seconds
+        _check_trigger(defs, sensor, dag, sensor.default_status is DefaultSensorStatus.RUNNING)
+
+
+def test_example_values_spelled_out(loaded):
+    """The same facts, written out for the example project (guards against both sides drifting together)."""
+    _, summary = loaded
+    dags = summary["dags"]
+    orders = dags["acme_orders_hourly"]
+    assert (orders["expression"], orders["timezone"]) == ("5 * * * *", "Europe/Berlin")
+    assert orders["tags"] == ["source:csv", "team:sales", "tenant:acme"]
+    assert orders["tasks"]["acme__orders"] == dict(
+        task_id="acme__orders", operator="PythonOperator", pool="dativo_tenant_acme", pool_slots=1, retries=2,
+        retry_delay=1.0, retry_exponential_backoff=3.0, max_retry_delay=10.0, owner="acme", upstream=[])
+    assert (dags["globex_events"]["delta"], dags["globex_events"]["max_active_runs"]) == (30, 2)
+    assert dags["acme_customers"]["tags"] == ["pii:true", "source:sqlite", "tenant:acme"]
+    catalog = dags["globex_catalog_daily"]
+    assert (catalog["expression"], catalog["timezone"]) == ("0 0 * * *", "America/New_York")
+    assert catalog["tasks"]["globex__catalog"]["retries"] == 3
+    assert dags["initech_tickets"]["tasks"]["initech__tickets"]["retries"] == 0
+
+
+def test_disabled_airflow_owned_schedule_stays_paused(tmp_path):
+    env = make_airflow_env(tmp_path)
+    add_schedules(env, """
+        - name: acme_orders_on_airflow_disabled
+          config: ../jobs/acme/orders.yaml
+          cron: "0 5 * * *"
+          orchestrator: airflow
+          enabled: false
+    """)
+    summary = env.json_from(DAGBAG_SUMMARY)
+    assert summary["import_errors"] == {}
+    assert summary["dags"]["acme_orders_on_airflow_disabled"]["is_paused_upon_creation"] is True

@@ -1,0 +1,52 @@
+"""`dativo explain` on the examples reports no mismatch, and does report a renderer that drifts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from dativo_defs.config.loader import load_project
+from dativo_defs.definitions import build_definitions
+
+from airflow_bridge.cache import rebuild_manifest
+from airflow_bridge.explain import explain
+from airflow_bridge.pools import required_pools
+from airflow_bridge.render import render_dag
+from airflow_bridge.settings import ExecutionMode
+
+
+def _sides(example_project):
+    defs = build_definitions(load_project(example_project / "configs/runner.yaml"))
+    manifest = rebuild_manifest()
+    return defs, {spec.dag_id: render_dag(spec, ExecutionMode.IN_PROCESS) for spec in manifest.dags}, manifest
+
+
+def test_examples_have_no_mismatch_via_the_cli(example_project, dativo_home):
+    result = subprocess.run([str(Path(sys.executable).parent / "dativo"), "explain"], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "0 mismatch(es) in 6 schedule(s)" in result.stdout
+    row = next(line for line in result.stdout.splitlines() if line.startswith("globex_catalog_daily") and "runs in" in line)
+    assert row.split()[3:] == ["-", "(owner", "airflow)", "airflow", "ok"]
+
+
+def test_drift_is_reported(example_project, dativo_home):
+    defs, dags, _ = _sides(example_project)
+    dags["acme_orders_hourly"].tasks[0].retries = 0
+    dags["globex_events"].max_active_runs = 5
+    dags["acme_customers"].is_paused_upon_creation = False  # would run in both orchestrators
+    bad = {(r.schedule, r.attribute) for r in explain(defs, dags) if not r.ok}
+    assert bad == {("acme_orders_hourly", "retries"), ("globex_events", "max runs"), ("acme_customers", "runs in")}
+
+
+def test_live_pools_and_pause_state_are_compared(example_project, dativo_home):
+    defs, dags, manifest = _sides(example_project)
+    pools = required_pools(manifest)
+    assert pools == {"dativo_tenant_acme": 1, "dativo_tenant_globex": 1, "dativo_tenant_initech": 1}
+    live = {"paused": {"globex_catalog_daily": False}, "pools": {k: v for k, v in pools.items() if "acme" not in k}}
+    bad = {(r.schedule, r.attribute) for r in explain(defs, dags, live) if not r.ok}
+    assert bad == {("acme_orders_hourly", "pool slots (live)"), ("acme_customers", "pool slots (live)")}
+    live["paused"]["globex_catalog_daily"] = True  # someone paused the airflow-owned DAG: it runs nowhere
+    bad = {(r.schedule, r.attribute) for r in explain(defs, dags, live) if not r.ok}
+    assert ("globex_catalog_daily", "runs in") in bad

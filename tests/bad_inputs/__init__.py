@@ -1,0 +1,1 @@
+"""A corpus of malformed configs and inputs (cases.py) run by tests/test_bad_inputs.py."""

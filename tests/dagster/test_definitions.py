@@ -1,0 +1,83 @@
+"""The code location built from the example project: every YAML attribute present on the Dagster objects."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from dagster import (AssetKey, DefaultScheduleStatus, DefaultSensorStatus, RunRequest,
+                     build_schedule_context, build_sensor_context)
+from dagster._core.test_utils import create_run_for_test, instance_for_test
+from dagster._core.storage.dagster_run import DagsterRunStatus
+
+from dativo_defs.config.loader import load_project
+from dativo_defs.definitions import build_definitions
+from tests.conftest import REPO
+
+
+def _defs(runner: Path):
+    return build_definitions(load_project(runner))
+
+
+def test_example_definitions_carry_every_schedule_attribute(example_project):
+    defs = _defs(example_project / "configs/runner.yaml")
+    orders = defs.get_schedule_def("acme_orders_hourly")
+    assert (orders.cron_schedule, orders.execution_timezone) == ("5 * * * *", "Europe/Berlin")
+    assert orders.default_status is DefaultScheduleStatus.RUNNING
+    assert orders.tags == {"team": "sales", "dativo/tenant": "acme", "dativo/job": "orders",
+                           "dativo/schedule": "acme_orders_hourly"}
+    airflow_owned = defs.get_schedule_def("globex_catalog_daily")
+    assert airflow_owned.default_status is DefaultScheduleStatus.STOPPED
+    assert "owned by airflow" in airflow_owned.description
+    assert defs.get_schedule_def("initech_invoices_nightly").default_status is DefaultScheduleStatus.STOPPED
+    events = defs.get_sensor_def("globex_events")
+    assert events.minimum_interval_seconds == 30 and events.default_status is DefaultSensorStatus.RUNNING
+    assert events.metadata["dativo/max_concurrent_runs"].value == 2
+    assets = defs.resolve_all_asset_specs()
+    keys = {spec.key for spec in assets}
+    assert AssetKey(["globex", "catalog", "eur_invoices"]) in keys and len(keys) == 7
+    spec = next(s for s in assets if s.key == AssetKey(["acme", "orders", "orders"]))
+    assert spec.group_name == "acme" and spec.kinds == {"csv", "iceberg"} and spec.owners == ["team:acme-data"]
+    assert spec.tags["dativo/tenant"] == "acme"
+
+
+def test_max_concurrent_runs_skips_with_a_reason(example_project):
+    defs = _defs(example_project / "configs/runner.yaml")
+    sensor = defs.get_sensor_def("globex_events")  # max_concurrent_runs: 2
+    with instance_for_test() as instance:
+        def evaluate():
+            with build_sensor_context(instance=instance, definitions=defs) as context:
+                return sensor.evaluate_tick(context)
+        assert evaluate().run_requests and isinstance(evaluate().run_requests[0], RunRequest)
+        for _ in range(2):
+            create_run_for_test(instance, job_name="globex__events_job", status=DagsterRunStatus.STARTED,
+                                tags={"dativo/schedule": "globex_events"})
+        result = evaluate()
+        assert not result.run_requests and "2 run(s) of globex_events in progress" in result.skip_message
+        schedule = defs.get_schedule_def("acme_orders_hourly")  # max_concurrent_runs: 1
+        create_run_for_test(instance, job_name="acme__orders_job", status=DagsterRunStatus.STARTING,
+                            tags={"dativo/schedule": "acme_orders_hourly"})
+        with build_schedule_context(instance=instance) as context:
+            data = schedule.evaluate_tick(context)
+        assert not data.run_requests and "max_concurrent_runs is 1" in data.skip_message
+
+
+def test_a_broken_job_does_not_take_the_location_down(example_project, caplog):
+    broken = example_project / "jobs/acme/customers.yaml"
+    broken.write_text(broken.read_text().replace("type: sqlite", "type: sqlitee"))
+    defs = _defs(example_project / "configs/runner.yaml")
+    assert defs.get_schedule_def("acme_orders_hourly")
+    names = {s.name for s in defs.sensors}
+    assert "acme_customers" not in names and "globex_events" in names
+    assert any("customers.yaml" in r.getMessage() and "unknown type 'sqlitee'" in r.getMessage()
+               for r in caplog.records)
+
+
+def test_dagster_cli_validates_the_code_location(tmp_path):
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "DAGSTER_HOME": str(tmp_path),
+           "DATIVO_HOME": str(tmp_path / "home")}
+    result = subprocess.run([str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w",
+                             "workspace.yaml"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Validation successful for code location dativo" in result.stderr + result.stdout

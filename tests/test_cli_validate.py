@@ -1,0 +1,58 @@
+"""`dativo validate` on the example project and on a copy with broken files (real subprocess, real exit codes)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO
+
+DATIVO = str(Path(sys.executable).parent / "dativo")
+
+
+def _validate(runner: Path | None = None, env_runner: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATIVO_RUNNER_CONFIG", "DATIVO_HOME")}
+    if env_runner:
+        env["DATIVO_RUNNER_CONFIG"] = str(env_runner)
+    args = [DATIVO, "validate"] + (["--runner-config", str(runner)] if runner else [])
+    return subprocess.run(args, capture_output=True, text=True, env=env, cwd=REPO)
+
+
+def test_examples_are_valid():
+    result = _validate()
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["schedule", "tenant", "source", "->", "target", "cadence", "timezone", "owner", "enabled"]
+    rows = {line.split()[0]: line for line in lines[2:-1]}
+    assert len(rows) == 6
+    assert "Europe/Berlin" in rows["acme_orders_hourly"] and "cron 5 * * * *" in rows["acme_orders_hourly"]
+    assert "every 30s" in rows["globex_events"]
+    assert rows["globex_catalog_daily"].split()[-2:] == ["airflow", "yes"]
+    assert rows["initech_invoices_nightly"].split()[-1] == "no"
+    tenants = {line.split()[1] for line in rows.values()}
+    assert tenants == {"acme", "globex", "initech"}
+
+
+def test_one_broken_job_is_named_and_does_not_hide_the_others(example_project):
+    broken = example_project / "jobs/globex/events.yaml"
+    broken.write_text(broken.read_text().replace("schema_validation_mode: warn", "schema_validation_mode: lenient"))
+    result = _validate(env_runner=example_project / "configs/runner.yaml")
+    assert result.returncode == 2
+    line = broken.read_text().splitlines().index("schema_validation_mode: lenient") + 1
+    assert f"{broken}:{line}: schema_validation_mode: Input should be 'strict' or 'warn' (got 'lenient')" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    listed = {line.split()[0] for line in result.stdout.splitlines()[2:]}
+    assert listed == {"acme_orders_hourly", "acme_customers", "globex_catalog_daily", "initech_tickets",
+                      "initech_invoices_nightly"}
+    assert "1 schedule(s) not loaded: globex_events" in result.stderr
+
+
+def test_runner_config_option_and_env_var_select_the_project(example_project, tmp_path):
+    runner = example_project / "configs/runner.yaml"
+    assert _validate(runner=runner).returncode == 0
+    assert _validate(env_runner=runner).returncode == 0
+    missing = _validate(runner=tmp_path / "nope.yaml")
+    assert missing.returncode == 2 and "nope.yaml: file not found" in missing.stderr
+    assert "Traceback" not in missing.stderr
