@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from airflow_bridge.airflow_api import AirflowApi
 from airflow_bridge.standalone import airflow_env, prepare
+from tests.conftest import summary
 from tests.e2e.servers import VENV_BIN, Server, base_env, free_port, wait_for
 
 TERMINAL = {"success", "failed"}
@@ -65,6 +66,8 @@ class AirflowStandalone:
         except TimeoutError as exc:
             raise TimeoutError(f"{exc}; last refusals: {refusals[-3:]}\n--- airflow standalone log tail ---\n"
                                f"{self.server.tail(60)}") from None
+        if refusals:  # accepted in the end, but say so: a refusal after start-up would be worth a look
+            summary(f"NOTE: Airflow refused {len(refusals)} trigger(s) of {dag_id} before accepting: {refusals[-1]}")
         return self.triggered[-1][1]
 
     def run_path(self, dag_id: str, run_id: str) -> str:
