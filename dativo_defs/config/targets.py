@@ -45,6 +45,10 @@ class IcebergTarget(StrictModel):
     partitioning: list[PartitionField] = Field(default_factory=list)
     storage: ObjectStorage | None = None
     commit_retries: int = Field(8, ge=0, description="Extra attempts when another writer commits first.")
+    orphan_grace_seconds: int = Field(
+        900, ge=0, description="A run that died before committing (killed, out of memory) leaves uncommitted files; "
+        "a later write to the table deletes them this long after the dead run's last file (24 h when it ran on "
+        "another host, whose process cannot be checked).")
 
 
 class ParquetTarget(StrictModel):

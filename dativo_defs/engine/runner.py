@@ -109,7 +109,7 @@ def _run_stream(job: Job, source: Source, target: Target, stream: Stream, contex
     events.emit("commit", object=stream.object, table=outcome.table, rows=outcome.rows_written,
                 bytes=outcome.bytes_written, files=outcome.files_written, snapshot_id=outcome.snapshot_id,
                 cursor_before=outcome.cursor_before, cursor_after=outcome.cursor_after,
-                duration_seconds=round(time.monotonic() - started, 3))
+                orphans_removed=commit.orphans_removed, duration_seconds=round(time.monotonic() - started, 3))
     return outcome
 
 

@@ -27,6 +27,7 @@ class CommitInfo:
     bytes: int = 0
     files: int = 0
     snapshot_id: int | None = None
+    orphans_removed: int = 0  # files of earlier runs that died before committing, deleted by this write
 
 
 @dataclass(frozen=True)

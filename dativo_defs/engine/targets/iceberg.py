@@ -29,6 +29,7 @@ from ...config.targets import WriteMode
 from ..errors import CommitConflictError, ConfigurationError
 from ..sources.base import State, Stream
 from .base import RUN_ID_KEY, STATE_JOB_KEY, STATE_KEY, CommitInfo, Target, WriteRequest
+from .iceberg_journal import Journal, sweep
 
 log = logging.getLogger(__name__)
 PARTITIONED_CHUNK_ROWS = 500_000  # partitioned tables are written by pyiceberg in chunks of this many rows
@@ -39,17 +40,20 @@ TRANSFORMS = {"identity": lambda w: IdentityTransform(), "year": lambda w: YearT
 
 
 class RecordingIO(FileIO):
-    """Delegates to the table's FileIO and remembers every file written, so a failed commit can delete them."""
+    """Delegates to the table's FileIO and remembers every file written, so a failed commit can delete them; the
+    journal gets each location before the file exists, so a later run can delete them if this one is killed."""
 
-    def __init__(self, inner: FileIO):
+    def __init__(self, inner: FileIO, journal: Journal):
         super().__init__(inner.properties)
         self.inner = inner
+        self.journal = journal
         self.written: list[str] = []
 
     def new_input(self, location: str) -> InputFile:
         return self.inner.new_input(location)
 
     def new_output(self, location: str) -> OutputFile:
+        self.journal.add(location)
         self.written.append(location)
         return self.inner.new_output(location)
 
@@ -115,7 +119,8 @@ class IcebergTarget(Target):
     # -- write -------------------------------------------------------------------------------------------
     def write(self, request: WriteRequest) -> CommitInfo:
         table = self._table_for(request.stream, request.schema)
-        recorder = RecordingIO(table.io)
+        orphans = sweep(table.io, table, request.run_id, self.config.orphan_grace_seconds)
+        recorder = RecordingIO(table.io, Journal.start(table.io, table, request.run_id, self.job_key))
         table.io = recorder
         props: dict[str, str] = {STATE_JOB_KEY: self.job_key, RUN_ID_KEY: request.run_id}
         before = table.current_snapshot().snapshot_id if table.current_snapshot() else None
@@ -130,9 +135,11 @@ class IcebergTarget(Target):
         except BaseException:
             landed = self._landed(request, recorder)
             if landed is not None:  # the commit went through but its answer was lost: that is a success
-                return _commit_info(name, landed, before, request.run_id)
+                recorder.journal.discard()
+                return _commit_info(name, landed, before, request.run_id, orphans)
             raise
-        return _commit_info(name, committed, before, request.run_id)
+        recorder.journal.discard()
+        return _commit_info(name, committed, before, request.run_id, orphans)
 
     def _landed(self, request: WriteRequest, recorder: RecordingIO) -> Table | None:
         """After a failure, did this run's commit land anyway (e.g. a REST catalog timed out after applying it)?
@@ -214,14 +221,19 @@ class IcebergTarget(Target):
 
 
 def _delete(recorder: RecordingIO) -> None:
-    """Remove the files a failed write left behind (data files, manifests), so failures leave no orphans."""
+    """Remove the files a failed write left behind (data files, manifests), so failures leave no orphans; the
+    journal goes last, so whatever could not be deleted is retried by a later run's sweep."""
+    failed = False
     for location in recorder.written:
         try:
             recorder.inner.delete(location)
         except FileNotFoundError:
             pass
         except Exception as exc:  # best effort: never mask the original failure
+            failed = True
             log.warning("could not delete orphan file %s: %s", location, exc)
+    if not failed:
+        recorder.journal.discard()
 
 
 def _write_parquet_files(table: Table, request: WriteRequest) -> tuple[list[str], pa.Schema]:
@@ -287,8 +299,8 @@ def _last_per_key(data: pa.Table, keys: list[str]) -> pa.Table:
     return data.take(last.column("__dativo_row_max").combine_chunks().sort())
 
 
-def _commit_info(name: str, table: Table, before: int | None, run_id: str) -> CommitInfo:
-    info = CommitInfo(table=name)
+def _commit_info(name: str, table: Table, before: int | None, run_id: str, orphans_removed: int) -> CommitInfo:
+    info = CommitInfo(table=name, orphans_removed=orphans_removed)
     for snapshot in ancestors_of(table.current_snapshot(), table.metadata):
         if snapshot.snapshot_id == before:
             break
