@@ -17,7 +17,7 @@ def load_manifest() -> Manifest:
     if path.exists():
         try:
             cached = Manifest.from_json(path.read_text())
-            if cached.fingerprint == fingerprint(cached.inputs, cached.variables):
+            if cached.fingerprint == fingerprint(cached.inputs, cached.variables, cached.job_patterns):
                 return cached
         except (ValueError, TypeError, KeyError) as exc:
             log.warning("dativo: unreadable manifest %s (%s); rebuilding", path, exc)

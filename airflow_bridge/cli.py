@@ -85,7 +85,7 @@ def explain_command(runner_config, api_url) -> None:
     rows = explain(defs, dags, live)
     click.echo(render_table(rows))
     bad = [r for r in rows if not r.ok]
-    click.echo(f"{len(bad)} mismatch(es) in {len({r.schedule for r in rows})} schedule(s)")
+    click.echo(f"{len(bad)} mismatch(es) in {len({r.schedule for r in rows})} DAG(s)")
     sys.exit(1 if bad else 0)
 
 

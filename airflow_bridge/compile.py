@@ -11,7 +11,7 @@ from pathlib import Path
 from dagster import AssetKey, Definitions
 
 from dativo_defs import tags
-from dativo_defs.config.loader import Project
+from dativo_defs.config.loader import Project, absolute_job_pattern
 
 from .manifest import DagSpec, Manifest, TaskSpec, fingerprint, referenced_variables
 
@@ -63,8 +63,10 @@ def compile_manifest(defs: Definitions, project: Project) -> Manifest:
                                 paused_reason="", max_active_runs=1, tags=dict(job.tags or {}), tasks=_tasks(defs, job)))
     inputs = _inputs(project)
     variables = referenced_variables(inputs)
-    return Manifest(fingerprint=fingerprint(inputs, variables), inputs=inputs, variables=variables,
-                    dags=sorted(dags, key=lambda d: d.dag_id), issues=[str(i) for i in project.issues])
+    patterns = _job_patterns(project)
+    return Manifest(fingerprint=fingerprint(inputs, variables, patterns), inputs=inputs, variables=variables,
+                    dags=sorted(dags, key=lambda d: d.dag_id), issues=[str(i) for i in project.issues],
+                    job_patterns=patterns)
 
 
 def _dag(defs: Definitions, trigger, kind: str, **cadence) -> DagSpec:
@@ -82,11 +84,18 @@ def _dag(defs: Definitions, trigger, kind: str, **cadence) -> DagSpec:
 
 def _inputs(project: Project) -> list[str]:
     files = {str(project.runner_file)}
-    for entry in project.scheduled:
-        files.add(str(entry.job.file))
-        contract = entry.job.config.contract
+    for job in [entry.job for entry in project.scheduled] + project.unscheduled:
+        files.add(str(job.file))
+        contract = job.config.contract
         if isinstance(contract, str):
-            files.add(str((Path(entry.job.file).parent / contract).resolve()))
+            files.add(str((Path(job.file).parent / contract).resolve()))
     for issue in project.issues:
         files.add(issue.file)
     return sorted(files)
+
+
+def _job_patterns(project: Project) -> list[str]:
+    """The runner's `jobs` entries as absolute patterns, so the manifest sees job files being added or removed."""
+    if project.runner is None:
+        return []
+    return [str(absolute_job_pattern(pattern, Path(project.runner_file))) for pattern in project.runner.jobs]

@@ -1,4 +1,4 @@
-"""`dativo explain`: for each schedule, the Dagster side and the Airflow side attribute by attribute.
+"""`dativo explain`: for each schedule (and each job for manual runs), the Dagster side and the Airflow side attribute by attribute.
 
 The Dagster side is read from dativo_defs' Definitions, the Airflow side from the DAGs airflow_bridge renders
 (and, with an Airflow URL, from the live deployment: actual pause state and pools). The expected
@@ -61,25 +61,41 @@ def explain(defs: Definitions, dags: dict, live: dict | None = None) -> list[Row
         for key, value in (trigger.tags or {}).items():
             if not key.startswith("dativo/"):
                 add(f"tag {key}", value, value if f"{key}:{value}" in dag.tags else "(missing)")
-        graph = defs.resolve_asset_graph()
-        ops = {defs.resolve_assets_def(k).node_def for k in trigger.job.selection.resolve(graph)}
-        for op in sorted(ops, key=lambda o: o.name):
-            task = dag.task_dict.get(op.name)
-            if task is None:
-                add(f"task {op.name}", "op", "missing", False)
-                continue
-            policy = op.retry_policy
-            add("retries", policy.max_retries if policy else 0, task.retries)
-            add("retry delay s", float(policy.delay or 0) if policy else 0.0, _seconds(task.retry_delay))
-            multiplier = float(op.tags.get(tags.RETRY_MULTIPLIER, 1.0))
-            add("backoff multiplier", multiplier, float(task.retry_exponential_backoff or 1.0))
-            add("max retry delay s", float(op.tags.get(tags.RETRY_MAX_DELAY, 0)), _seconds(task.max_retry_delay))
-            add("pool", op.pool, task.pool)
-            add("tenant", op.tags.get(tags.TENANT), next((t[7:] for t in dag.tags if t.startswith("tenant:")), None))
-            slots = int(op.tags.get(tags.POOL_SLOTS, 1))
-            if live is not None:
-                add("pool slots (live)", slots, live["pools"].get(task.pool, "missing"))
+        _task_rows(defs, trigger.job, dag, add, live)
+    triggered = {t.job_name for t in [*defs.schedules, *defs.sensors]}
+    for job in defs.jobs:  # asset jobs no schedule or sensor triggers: manual DAGs
+        if job.name in triggered:
+            continue
+        name, dag = job.name, dags.get(job.name)
+        add = lambda attr, d, a, ok=None: rows.append(Row(name, attr, str(d), str(a), (d == a) if ok is None else ok))  # noqa: E731
+        if dag is None:
+            add("dag", "defined", "missing", False)
+            continue
+        add("cadence", "manual", "manual" if type(dag.timetable).__name__ == "NullTimetable" else str(dag.timetable))
+        _task_rows(defs, job, dag, add, live)
     return rows
+
+
+def _task_rows(defs: Definitions, job, dag, add, live: dict | None) -> None:
+    """Retries, backoff, pool and tenant of each op of `job` against its task in `dag`."""
+    graph = defs.resolve_asset_graph()
+    ops = {defs.resolve_assets_def(k).node_def for k in job.selection.resolve(graph)}
+    for op in sorted(ops, key=lambda o: o.name):
+        task = dag.task_dict.get(op.name)
+        if task is None:
+            add(f"task {op.name}", "op", "missing", False)
+            continue
+        policy = op.retry_policy
+        add("retries", policy.max_retries if policy else 0, task.retries)
+        add("retry delay s", float(policy.delay or 0) if policy else 0.0, _seconds(task.retry_delay))
+        multiplier = float(op.tags.get(tags.RETRY_MULTIPLIER, 1.0))
+        add("backoff multiplier", multiplier, float(task.retry_exponential_backoff or 1.0))
+        add("max retry delay s", float(op.tags.get(tags.RETRY_MAX_DELAY, 0)), _seconds(task.max_retry_delay))
+        add("pool", op.pool, task.pool)
+        add("tenant", op.tags.get(tags.TENANT), next((t[7:] for t in dag.tags if t.startswith("tenant:")), None))
+        slots = int(op.tags.get(tags.POOL_SLOTS, 1))
+        if live is not None:
+            add("pool slots (live)", slots, live["pools"].get(task.pool, "missing"))
 
 
 def render_table(rows: list[Row]) -> str:

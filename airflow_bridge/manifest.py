@@ -2,12 +2,13 @@
 
 Airflow re-parses the dags folder every 30 s. Building the Dagster definitions means importing dagster and
 validating every YAML file; the manifest lets a parse skip that. It is rebuilt automatically — never used
-stale — whenever anything it was built from changes: the runner, job and contract files (content hashes),
+stale — whenever anything it was built from changes: the runner, job and contract files (content hashes), the files the runner's `jobs` patterns match,
 the environment variables those files reference, and dativo's own code.
 """
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -16,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
 _CODE_DIRS = [Path(__file__).resolve().parent, Path(__file__).resolve().parents[1] / "dativo_defs"]
 
@@ -69,6 +70,7 @@ class Manifest:
     variables: list[str]
     dags: list[DagSpec]
     issues: list[str]
+    job_patterns: list[str] = field(default_factory=list)  # absolute `runner.jobs` globs: a new match rebuilds
     version: int = MANIFEST_VERSION
 
     def to_json(self) -> str:
@@ -80,9 +82,12 @@ class Manifest:
         return cls(**{**data, "dags": [DagSpec.from_dict(d) for d in data["dags"]]})
 
 
-def fingerprint(inputs: list[str], variables: list[str]) -> str:
-    """Hash of everything a manifest depends on. Cheap enough for every parse (small files, a few stats)."""
+def fingerprint(inputs: list[str], variables: list[str], job_patterns: list[str] = ()) -> str:
+    """Hash of everything a manifest depends on. Cheap enough for every parse (small files, a few stats, one
+    directory scan per job pattern)."""
     digest = hashlib.sha256(f"v{MANIFEST_VERSION}".encode())
+    for pattern in job_patterns:
+        digest.update(f"{pattern}:{sorted(glob.glob(pattern, recursive=True))}".encode())
     for path in inputs:
         digest.update(path.encode())
         try:

@@ -46,7 +46,8 @@ def validate(runner_config: Path | None) -> None:
             if project.broken_schedules else ""
         click.echo(f"{len(project.issues)} problem(s) found{broken}.", err=True)
         sys.exit(EXIT_INVALID)
-    click.echo(f"OK: {len(project.scheduled)} schedule(s) valid in {project.runner_file}")
+    manual = f" and {len(project.unscheduled)} job(s) for manual runs" if project.unscheduled else ""
+    click.echo(f"OK: {len(project.scheduled)} schedule(s){manual} valid in {project.runner_file}")
 
 
 @main.command()

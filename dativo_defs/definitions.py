@@ -1,6 +1,7 @@
 """The Dagster code location: `defs`, built from the runner file named by DATIVO_RUNNER_CONFIG.
 
-One broken job file does not take the location down: its schedule is left out and reported (log line here,
+Every job a schedule references, and every job the runner's `jobs` patterns match (manual runs only), is an
+asset job. One broken job file does not take the location down: its schedule is left out and reported (log line here,
 `dativo validate` for details); the other jobs load.
 """
 
@@ -25,6 +26,8 @@ def build_definitions(project: Project) -> Definitions:
     jobs: dict[Path, Job] = {}
     for entry in project.scheduled:
         jobs.setdefault(entry.job.file, entry.job)
+    for job in project.unscheduled:  # asset jobs without a trigger: run by hand (Airflow: a manual DAG)
+        jobs.setdefault(job.file, job)
     assets, asset_jobs = [], {}
     for path, job in jobs.items():
         assets.append(build_job_assets(job, project.runner.orchestrator.concurrency_per_tenant if project.runner else 1))

@@ -26,12 +26,14 @@ def test_examples_are_valid():
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["schedule", "tenant", "source", "->", "target", "cadence", "timezone", "owner", "enabled"]
     rows = {line.split()[0]: line for line in lines[2:-1]}
-    assert len(rows) == 6
+    assert len(rows) == 7
+    assert rows["acme/orders_rebuild"].split()[-4:] == ["manual", "-", "any", "-"]  # matched by `runner.jobs`
     assert "Europe/Berlin" in rows["acme_orders_hourly"] and "cron 5 * * * *" in rows["acme_orders_hourly"]
     assert "every 30s" in rows["globex_events"]
     assert rows["globex_catalog_daily"].split()[-2:] == ["airflow", "yes"]
     assert rows["initech_invoices_nightly"].split()[-1] == "no"
     tenants = {line.split()[1] for line in rows.values()}
+    assert result.stdout.splitlines()[-1].startswith("OK: 6 schedule(s) and 1 job(s) for manual runs valid")
     assert tenants == {"acme", "globex", "initech"}
 
 
@@ -45,7 +47,7 @@ def test_one_broken_job_is_named_and_does_not_hide_the_others(example_project):
     assert "Traceback" not in result.stderr + result.stdout
     listed = {line.split()[0] for line in result.stdout.splitlines()[2:]}
     assert listed == {"acme_orders_hourly", "acme_customers", "globex_catalog_daily", "initech_tickets",
-                      "initech_invoices_nightly"}
+                      "initech_invoices_nightly", "acme/orders_rebuild"}
     assert "1 schedule(s) not loaded: globex_events" in result.stderr
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import glob
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -181,9 +182,9 @@ def load_job(file: Path, env: Mapping[str, str] | None = None) -> Job:
     return Job(config=config, file=file, name=name, contract=contract)
 
 
-def _line(file: Path, key: str) -> int | None:
+def _line(file: Path, *path: str | int) -> int | None:
     try:
-        return load_yaml(file).line_of((key,))
+        return load_yaml(file).line_of(path)
     except ConfigError:
         return None
 
@@ -204,6 +205,7 @@ class Project:
     runner_file: Path
     runner: RunnerConfig | None
     scheduled: list[ScheduledJob] = field(default_factory=list)
+    unscheduled: list[Job] = field(default_factory=list)  # from `runner.jobs`: manual runs only
     issues: list[ConfigIssue] = field(default_factory=list)
     broken_schedules: list[str] = field(default_factory=list)
 
@@ -266,8 +268,8 @@ def job_path(schedule: Schedule, runner_file: Path) -> Path:
 
 
 def load_project(runner_file: Path, env: Mapping[str, str] | None = None) -> Project:
-    """Load the runner file and every job it references. Never raises for user errors: one broken job
-    is recorded in `issues` and the others still load."""
+    """Load the runner file, every job it schedules and the unscheduled jobs its `jobs` patterns match. Never
+    raises for user errors: one broken job is recorded in `issues` and the others still load."""
     runner_file = _resolved(runner_file)
     try:
         runner, issues, dropped = load_runner_lenient(runner_file, env)
@@ -276,8 +278,9 @@ def load_project(runner_file: Path, env: Mapping[str, str] | None = None) -> Pro
     project = Project(runner_file, runner, issues=issues, broken_schedules=dropped)
     jobs: dict[Path, Job | ConfigError] = {}
     job_names: dict[str, Path] = {}  # tenant__name (the job's op / asset job name in both orchestrators) -> file
-    for schedule in runner.orchestrator.schedules:
-        file = job_path(schedule, runner_file)
+
+    def load(file: Path, where: Callable[[], tuple[str, int | None]]) -> Job | ConfigError:
+        """Load `file` once; `where` locates the reference to it in the runner file (for unreadable files)."""
         if file not in jobs:
             try:
                 job = load_job(file, env)
@@ -290,16 +293,45 @@ def load_project(runner_file: Path, env: Mapping[str, str] | None = None) -> Pro
                 jobs[file] = exc
                 issues = exc.issues
                 if len(issues) == 1 and issues[0].message in _UNREADABLE and issues[0].file == str(file):
-                    field_path, line = _schedule_config_field(runner_file, schedule.name)
                     issues = [ConfigIssue(str(runner_file), f"job file {file} {_UNREADABLE[issues[0].message]}",
-                                          field_path, line)]
+                                          *where())]
                 project.issues.extend(issues)
-        loaded = jobs[file]
+        return jobs[file]
+
+    for schedule in runner.orchestrator.schedules:
+        loaded = load(job_path(schedule, runner_file), lambda: _schedule_config_field(runner_file, schedule.name))
         if isinstance(loaded, ConfigError):
             project.broken_schedules.append(schedule.name)
         else:
             project.scheduled.append(ScheduledJob(schedule, loaded, runner.owner_of(schedule)))
+    defined = set(jobs)  # scheduled job files, then unscheduled ones as they are added
+    for index, pattern in enumerate(runner.jobs):
+        field_path = f"runner.jobs[{index}]"
+        files = expand_job_pattern(pattern, runner_file)
+        if not files:
+            project.issues.append(ConfigIssue(str(runner_file), f"{pattern!r} matches no job file", field_path,
+                                              _line(runner_file, "runner", "jobs", index)))
+        for file in files:
+            loaded = load(file, lambda: (field_path, _line(runner_file, "runner", "jobs", index)))
+            if isinstance(loaded, Job) and file not in defined:
+                defined.add(file)
+                project.unscheduled.append(loaded)
     return project
+
+
+def absolute_job_pattern(pattern: str, runner_file: Path) -> Path:
+    """A `runner.jobs` entry (a path or a glob, relative to the runner file) made absolute."""
+    path = Path(os.path.expanduser(pattern))
+    return path if path.is_absolute() else runner_file.parent / path
+
+
+def expand_job_pattern(pattern: str, runner_file: Path) -> list[Path]:
+    """The job files a `runner.jobs` entry names."""
+    path = absolute_job_pattern(pattern, runner_file)
+    if not glob.has_magic(str(path)):
+        return [_resolved(path)]
+    return sorted(_resolved(Path(match)) for match in glob.glob(str(path), recursive=True)
+                  if Path(match).is_file() and match.endswith((".yaml", ".yml")))
 
 
 def _schedule_config_field(runner_file: Path, name: str) -> tuple[str, int | None]:

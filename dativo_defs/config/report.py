@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .loader import Project, ScheduledJob
+from .loader import Job, Project, ScheduledJob
 
 COLUMNS = ("schedule", "tenant", "source -> target", "cadence", "timezone", "owner", "enabled")
 
@@ -26,8 +26,15 @@ def schedule_row(entry: ScheduledJob) -> tuple[str, ...]:
     )
 
 
+def manual_row(job: Job) -> tuple[str, ...]:
+    """An unscheduled job (from `runner.jobs`): run by hand on either orchestrator."""
+    config = job.config
+    return (f"{job.tenant_id}/{job.name}", config.tenant_id,
+            f"{config.source.type}({','.join(job.objects)}) -> {config.target.type}", "manual", "-", "any", "-")
+
+
 def schedule_table(project: Project) -> str:
-    rows = [COLUMNS] + [schedule_row(e) for e in project.scheduled]
+    rows = [COLUMNS] + [schedule_row(e) for e in project.scheduled] + [manual_row(j) for j in project.unscheduled]
     widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))

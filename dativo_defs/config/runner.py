@@ -85,6 +85,10 @@ class RunnerConfig(StrictModel):
 
     mode: RunnerMode = Field(RunnerMode.ORCHESTRATED, description="orchestrated: schedules run; oneshot: run each job once.")
     orchestrator: Orchestrator = Field(default_factory=Orchestrator)
+    jobs: list[str] = Field(
+        default_factory=list, description="Job files to define for manual runs besides the scheduled ones: paths or "
+        "glob patterns relative to this file, e.g. ../jobs/*/*.yaml. They become Dagster assets and asset jobs and "
+        "manual-trigger Airflow DAGs; a job a schedule references is defined once.")
 
     def owner_of(self, schedule: Schedule) -> OrchestratorType:
         return schedule.orchestrator or self.orchestrator.type

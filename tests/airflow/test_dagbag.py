@@ -13,6 +13,7 @@ from tests.airflow.helpers import DAGBAG_SUMMARY, AirflowEnv, add_schedules, mak
 
 EXAMPLE_DAGS = {"acme_orders_hourly", "acme_customers", "globex_events", "globex_catalog_daily", "initech_tickets",
                 "initech_invoices_nightly"}
+MANUAL_DAGS = {"acme__orders_rebuild_job"}  # the Dagster asset job of the one job no schedule names
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,7 @@ def _meta(definition, key):
 def test_dags_file_loads_without_errors(loaded):
     env, summary = loaded
     assert summary["import_errors"] == {}
-    assert set(summary["dags"]) == EXAMPLE_DAGS
+    assert set(summary["dags"]) == EXAMPLE_DAGS | MANUAL_DAGS
     for dag in summary["dags"].values():
         assert dag["fileloc"] == str(env.dags_folder / "dativo_dags.py")
         assert [t["operator"] for t in dag["tasks"].values()] == ["PythonOperator"]
@@ -49,9 +50,11 @@ def test_catchup_off_and_only_the_airflow_owned_dag_runs(loaded):
     dags = summary["dags"]
     assert all(d["catchup"] is False for d in dags.values())
     running = {d["dag_id"] for d in dags.values() if not d["is_paused_upon_creation"]}
-    assert running == {"globex_catalog_daily"}
+    assert running == {"globex_catalog_daily"} | MANUAL_DAGS  # a manual DAG has no schedule: unpaused is safe
     for dag_id, dag in dags.items():
-        if dag_id == "globex_catalog_daily":
+        if dag_id in MANUAL_DAGS:
+            assert dag["timetable"] == "NullTimetable", dag
+        elif dag_id == "globex_catalog_daily":
             assert "paused" not in dag["description"]
         elif dag_id == "initech_invoices_nightly":
             assert "paused: disabled in the runner file (enabled: false)" in dag["description"]
@@ -97,7 +100,16 @@ def _check_trigger(defs, trigger, dag: dict, running_in_dagster: bool) -> None:
 def test_parity_with_dagster_definitions(loaded, defs):
     _, summary = loaded
     dags = summary["dags"]
-    assert {s.name for s in defs.schedules} | {s.name for s in defs.sensors} == set(dags)
+    triggers = [*defs.schedules, *defs.sensors]
+    assert {t.name for t in triggers} == set(dags) - MANUAL_DAGS
+    untriggered = {job.name for job in defs.jobs} - {t.job_name for t in triggers}
+    assert untriggered == MANUAL_DAGS
+    for job_name in untriggered:  # manual DAG: the same tasks, retries and pools as the Dagster job's ops
+        dag, ops = dags[job_name], _ops(defs, job_name)
+        assert dag["timetable"] == "NullTimetable" and set(dag["tasks"]) == set(ops)
+        for name, op in ops.items():
+            task = dag["tasks"][name]
+            assert {k: task[k] for k in _expected_task(defs, op)} == _expected_task(defs, op)
     for schedule in defs.schedules:
         dag = dags[schedule.name]
         assert dag["timetable"] == "CronTriggerTimetable"

@@ -36,7 +36,7 @@ def _import(env: AirflowEnv, **extra: str) -> dict:
 def test_cache_skips_dagster_when_nothing_changed(env):
     first = _import(env)
     assert first["dagster_imported"], "the first parse builds the manifest from the Dagster definitions"
-    assert len(first["dags"]) == 6
+    assert len(first["dags"]) == 7  # 6 schedules and the manual DAG of the unscheduled job
     assert first["manifest"].startswith(str(env.dativo_home / "airflow"))
     second = _import(env)
     assert not second["dagster_imported"], "an unchanged project must be served from the manifest"
@@ -78,7 +78,7 @@ def test_runner_file_change_rebuilds(env):
     changed = _import(env)
     assert changed["dagster_imported"]
     assert changed["dags"]["acme_orders_nightly"] == {"tasks": {"acme__orders": 2}, "paused": False}
-    assert len(changed["dags"]) == 7
+    assert len(changed["dags"]) == 8
 
 
 def test_contract_file_change_rebuilds(env):
@@ -93,5 +93,19 @@ def test_unreadable_manifest_is_rebuilt(env):
     with open(manifest, "w") as handle:
         handle.write("{not json")
     again = _import(env)
-    assert again["dagster_imported"] and len(again["dags"]) == 6
+    assert again["dagster_imported"] and len(again["dags"]) == 7
     assert not _import(env)["dagster_imported"]
+
+
+def test_a_new_job_file_matching_the_runner_jobs_pattern_rebuilds(env):
+    """`runner.jobs: ["../jobs/*/*.yaml"]`: a job file added later must appear without touching the runner."""
+    assert "initech__refunds_job" not in _import(env)["dags"]
+    tickets = env.project / "jobs/initech/tickets.yaml"
+    (env.project / "jobs/initech/refunds.yaml").write_text(tickets.read_text())
+    changed = _import(env)
+    assert changed["dagster_imported"]
+    assert changed["dags"]["initech__refunds_job"] == {"tasks": {"initech__refunds": 0}, "paused": False}
+    assert not _import(env)["dagster_imported"]
+    (env.project / "jobs/initech/refunds.yaml").unlink()
+    removed = _import(env)
+    assert removed["dagster_imported"] and "initech__refunds_job" not in removed["dags"]

@@ -36,7 +36,12 @@ def test_example_definitions_carry_every_schedule_attribute(example_project):
     assert events.metadata["dativo/max_concurrent_runs"].value == 2
     assets = defs.resolve_all_asset_specs()
     keys = {spec.key for spec in assets}
-    assert AssetKey(["globex", "catalog", "eur_invoices"]) in keys and len(keys) == 7
+    assert AssetKey(["globex", "catalog", "eur_invoices"]) in keys and len(keys) == 8
+    # the job no schedule names (from `runner.jobs`) is an asset job without a trigger: run by hand
+    manual = defs.resolve_job_def("acme__orders_rebuild_job")
+    assert AssetKey(["acme", "orders_rebuild", "orders_full"]) in keys
+    triggered = {s.job_name for s in defs.schedules} | {s.job_name for s in defs.sensors}
+    assert manual.name not in triggered and len(triggered) == 6
     spec = next(s for s in assets if s.key == AssetKey(["acme", "orders", "orders"]))
     assert spec.group_name == "acme" and spec.kinds == {"csv", "iceberg"} and spec.owners == ["team:acme-data"]
     assert spec.tags["dativo/tenant"] == "acme"
