@@ -199,6 +199,15 @@ class RestResource(StrictModel):
     primary_key: list[str] = Field(default_factory=list)
 
 
+class RestRetry(StrictModel):
+    """Retries of one HTTP request (429, 5xx, dropped connections), inside one run; the run's own retries are
+    `retry_config`'s."""
+
+    attempts: int = Field(3, ge=1, description="Requests per page, the first one included.")
+    backoff_seconds: float = Field(0.5, ge=0, description="Exponential: this, twice this, ... unless Retry-After says otherwise.")
+    max_delay_seconds: float = Field(10.0, ge=0, description="Cap of any wait between attempts, Retry-After included.")
+
+
 class RestSource(SourceBase):
     """A paginated JSON API; `stripe` and `hubspot` are presets that fill paging and incremental fields."""
 
@@ -209,6 +218,7 @@ class RestSource(SourceBase):
     headers: dict[str, str] = Field(default_factory=dict)
     timeout_seconds: float = Field(30, gt=0)
     batch_rows: int = Field(10_000, ge=1)
+    retry: RestRetry = Field(default_factory=RestRetry)
 
     def objects(self) -> list[str]:
         return [r.object for r in self.resources]

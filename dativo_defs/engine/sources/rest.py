@@ -1,7 +1,7 @@
 """Paginated JSON APIs (generic `rest`, and the `stripe` / `hubspot` presets) read with dlt's REST client.
 
 dlt does the paging (its paginators), the auth (its auth classes) and the retries: a `dlt...requests.Client` session
-retries 429, 5xx and dropped connections up to `retry.attempts` times with exponential backoff, honouring
+retries 429, 5xx and dropped connections up to `retry.attempts` times (job config) with exponential backoff, honouring
 `Retry-After` (capped at `retry.max_delay_seconds`). The session is built without dlt's config injection, so no
 `.dlt/*.toml`, env section or pipeline is consulted.
 
@@ -22,7 +22,6 @@ import json
 import logging
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -90,20 +89,13 @@ for _logger in (logging.getLogger("urllib3.connectionpool"), logging.getLogger("
         _logger.addFilter(_RedactingFilter())
 
 
-@dataclass(frozen=True)
-class Retry:
-    attempts: int = 3  # requests per page, first one included
-    backoff_seconds: float = 0.5  # exponential: 0.5 s, 1 s, ... unless Retry-After says otherwise
-    max_delay_seconds: float = 10.0  # cap of any wait, Retry-After included
-
-
 class RestSource(Source):
     types = ("rest", "stripe", "hubspot")
     config: RestConfig
-    retry = Retry()
 
     def __init__(self, config: RestConfig, base_dir: Any):
         super().__init__(config, base_dir)
+        self.retry = config.retry
         self.preset = PRESETS.get(config.type, {})
         self.base_url = config.base_url if "base_url" in config.model_fields_set else self.preset.get("base_url")
         if not self.base_url:

@@ -20,11 +20,11 @@ from dativo_defs.engine.errors import (AuthenticationError, ConfigurationError, 
                                        SourceNotFoundError, TransientError, classify, describe)
 from dativo_defs.engine.sources import load_source
 from dativo_defs.engine.sources.base import CursorTracker, cursor_of
-from dativo_defs.engine.sources.rest import Retry, RestSource
+from dativo_defs.engine.sources.rest import RestSource
 from tests.engine.sources.fake_api import API_KEY, BASE_CREATED, PASSWORD, TOKEN, USER, FakeApi, contact, customer
 
 N, PAGE, BATCH = 537, 50, 120
-FAST = Retry(attempts=3, backoff_seconds=0.01, max_delay_seconds=2.0)
+FAST = {"attempts": 3, "backoff_seconds": 0.01, "max_delay_seconds": 2.0}  # the job's `retry:` block
 CANARIES = (TOKEN, API_KEY, PASSWORD)
 
 
@@ -47,11 +47,10 @@ BEARER = {"type": "bearer", "token": {"env": "T_TOKEN"}}
 
 
 def make(api: FakeApi, kind: str = "rest", resources: list[dict[str, Any]] | None = None, **extra: Any) -> RestSource:
-    config = RestConfig.model_validate({"type": kind, "base_url": api.url, "batch_rows": BATCH,
+    config = RestConfig.model_validate({"type": kind, "base_url": api.url, "batch_rows": BATCH, "retry": FAST,
                                        "resources": resources or [], **extra})
     source = load_source(config, Path("."))
-    assert isinstance(source, RestSource)
-    source.retry = FAST
+    assert isinstance(source, RestSource) and source.retry == config.retry
     return source
 
 
@@ -173,7 +172,7 @@ def test_persistent_server_errors_become_transient_after_bounded_attempts(api):
     api.fail(503, times=100)
     with pytest.raises(TransientError) as caught:
         read_all(stripe(api))
-    assert len(api.requests) == FAST.attempts
+    assert len(api.requests) == FAST["attempts"]
     assert classify(caught.value) is ErrorKind.TRANSIENT
     assert "customers: HTTP 503 from /v1/customers after 3 attempts" in str(caught.value)
 
@@ -182,7 +181,16 @@ def test_persistent_throttling_is_transient_too(api):
     api.fail(429, times=100, retry_after="0")
     with pytest.raises(TransientError, match="HTTP 429"):
         read_all(stripe(api))
-    assert len(api.requests) == FAST.attempts
+    assert len(api.requests) == FAST["attempts"]
+
+
+def test_the_jobs_retry_block_sets_the_attempts(api):
+    api.fail(503, times=100)
+    source = make(api, "stripe", auth=BEARER, resources=[{"object": "customers", "path": "/v1/customers"}],
+                  retry={"attempts": 5, "backoff_seconds": 0, "max_delay_seconds": 0})
+    with pytest.raises(TransientError, match="after 5 attempts"):
+        read_all(source)
+    assert len(api.requests) == 5
 
 
 def test_refused_credentials_are_permanent_and_not_retried(api, monkeypatch):
@@ -205,9 +213,8 @@ def test_connection_refused_is_transient():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     config = RestConfig.model_validate({"type": "stripe", "base_url": f"http://127.0.0.1:{port}", "auth": BEARER,
-                                       "resources": [{"object": "customers", "path": "/v1/customers"}]})
+                                       "resources": [{"object": "customers", "path": "/v1/customers"}], "retry": FAST})
     source = RestSource(config, Path("."))
-    source.retry = FAST
     with pytest.raises(TransientError, match=f"customers: cannot reach 127.0.0.1:{port}/v1/customers after 3"):
         read_all(source)
 
@@ -259,7 +266,7 @@ def test_dlt_config_files_are_not_consulted(api, tmp_path, monkeypatch):
     api.fail(503, times=100)
     with pytest.raises(TransientError):
         read_all(stripe(api))
-    assert len(api.requests) == FAST.attempts
+    assert len(api.requests) == FAST["attempts"]
 
 
 def test_a_stripe_job_lands_row_for_row_and_resumes_from_its_cursor(api, write, dativo_home):
