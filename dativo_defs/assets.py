@@ -73,6 +73,10 @@ def build_job_assets(job: Job, pool_slots: int = 1) -> AssetsDefinition:
     return _materialize
 
 
+class TransientFailure(Exception):
+    """The engine's transient error, as the cause of the RetryRequested that retries it."""
+
+
 def _raise_for_failure(context: AssetExecutionContext, job: Job, result: RunResult) -> None:
     if result.status is not RunStatus.FAILED:
         return
@@ -83,7 +87,9 @@ def _raise_for_failure(context: AssetExecutionContext, job: Job, result: RunResu
         wait = retry.delay_before_retry(attempt)
         context.log.warning(f"transient failure (attempt {attempt} of {retry.max_retries + 1}), retrying in {wait}s: "
                             f"{result.error}")
-        raise RetryRequested(max_retries=retry.max_retries, seconds_to_wait=wait)
+        # chained, so the UI's "up for retry" event shows the engine's message, not a bare RetryRequested
+        raise RetryRequested(max_retries=retry.max_retries, seconds_to_wait=wait) from TransientFailure(
+            f"transient failure: {result.error}")
     raise Failure(description=f"{result.error_kind} failure: {result.error}", allow_retries=False,
                   metadata={"error_kind": result.error_kind or "unknown", "run_id": result.run_id})
 

@@ -81,6 +81,8 @@ def test_transient_fault_is_retried_on_the_jobs_curve(write, dativo_home, monkey
     gaps = [b - a for a, b in zip(starts, starts[1:])]
     assert 0.5 <= gaps[0] < 1.4 and 1.0 <= gaps[1] < 1.9  # 0.5 s, then min(0.5*3, 1.0) = 1.0 s
     assert sorted(read_iceberg(dativo_home, "t6.r").column("id").to_pylist()) == list(range(1000))
+    retries = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert len(retries) == 2 and "transient failure: " in str(retries[0].event_specific_data.error)
 
 
 def test_permanent_fault_is_not_retried(write, dativo_home, monkeypatch, instance, caplog):
