@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import glob as globlib
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from typing import Any
 
 import fsspec
@@ -21,6 +20,7 @@ from ...config.paths import resolve_relative
 from ...config.sources import FileSource as FileConfig
 from ...config.sources import IncrementalStrategy
 from ..errors import PermanentError, SourceNotFoundError
+from ..storage import filesystem, mtime
 from .base import CursorTracker, Source, State, Stream, cursor_of
 
 
@@ -46,27 +46,15 @@ class FileSource(Source):
     def _spec(self, stream: Stream) -> Any:
         return self.config.files[self.config.objects().index(stream.object)]
 
-    def _filesystem(self, path: str) -> tuple[fsspec.AbstractFileSystem, str]:
-        options: dict[str, Any] = {}
-        storage = self.config.storage
-        if path.startswith("s3://") and storage:
-            options = {"client_kwargs": {k: v for k, v in {"endpoint_url": storage.endpoint_url,
-                                                           "region_name": storage.region}.items() if v}}
-            if storage.access_key_id:
-                options["key"] = storage.access_key_id.resolve(self.base_dir)
-            if storage.secret_access_key:
-                options["secret"] = storage.secret_access_key.resolve(self.base_dir)
-        return fsspec.core.url_to_fs(path, **options)
-
     def _matching_files(self, stream: Stream) -> tuple[fsspec.AbstractFileSystem, list[tuple[str, float]]]:
         """(filesystem, [(path, mtime)]) sorted by mtime then path."""
         pattern = resolve_relative(self._spec(stream).path, self.base_dir)
-        fs, root = self._filesystem(pattern)
+        fs, root = filesystem(pattern, self.config.storage, self.base_dir)
         paths = sorted(fs.glob(root)) if globlib.has_magic(root) else ([root] if fs.exists(root) else [])
         if not paths and not globlib.has_magic(root):
             raise SourceNotFoundError(f"{stream.object}: file {pattern} does not exist",
                                       hint="check source.files[].path (relative to the job file)")
-        files = [(p, _mtime(fs.info(p))) for p in paths if fs.isfile(p)]
+        files = [(p, mtime(fs.info(p))) for p in paths if fs.isfile(p)]
         return fs, sorted(files, key=lambda item: (item[1], item[0]))
 
     def read(self, stream: Stream, state: State | None) -> Iterator[pa.RecordBatch]:
@@ -125,8 +113,3 @@ class FileSource(Source):
         return "json" if self.config.type == "jsonl" else "parquet"
 
 
-def _mtime(info: dict[str, Any]) -> float:
-    value = info.get("mtime") or info.get("LastModified") or info.get("created") or 0
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=value.tzinfo or timezone.utc).timestamp()
-    return float(value)

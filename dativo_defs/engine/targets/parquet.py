@@ -1,34 +1,45 @@
-"""A plain Parquet dataset per stream, for users without a catalog, with the same all-or-nothing guarantee.
+"""A plain Parquet dataset per stream, local or on S3-compatible storage, for users without a catalog, with the
+same all-or-nothing guarantee.
 
 Layout of `<root>/<object>/`:
   part-<run_id>-<n>.parquet      published data (unique names: a run never overwrites another's files)
   _staging/<run_id>/             files being written (readers ignore `_`-prefixed paths)
   _dativo/commits/<seq>.json     the commit log: files, row count and state of each run
 
-The commit point is the atomic rename of the commit file. Files are moved into place afterwards; a run that
-finds a committed entry whose files are still staged finishes the move (roll forward), and staging folders
-without a commit entry are deleted (roll back). State is read from the newest commit entry.
+The commit point is the exclusive creation of the commit file: a hard link locally, a conditional PUT
+(`If-None-Match: *`) on S3. Either refuses to replace an existing entry, so a run that loses the race for a
+sequence number takes the next one and no commit is ever lost or overwritten. Files are moved into place
+afterwards (on S3: copied, then the staged copy deleted); a run that finds a committed entry whose files are
+still staged finishes the move (roll forward), and staging without a commit entry is deleted (roll back).
+Locally an fcntl lock keeps one writer per dataset, so uncommitted staging is always debris. S3 has no lock
+across hosts: there, uncommitted staging is deleted only once its newest object is STAGING_GRACE_SECONDS old,
+so the files of a run still writing are never touched. State is read from the newest commit entry of the job.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
-import shutil
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from fsspec.implementations.local import LocalFileSystem as FsspecLocalFileSystem
+from pyarrow.fs import FSSpecHandler, LocalFileSystem, PyFileSystem
 
 from ...config.paths import resolve_relative
 from ...config.targets import ParquetTarget as ParquetConfig
-from ..errors import ConfigurationError
+from ..errors import CommitConflictError, ConfigurationError
 from ..sources.base import State, Stream
+from ..storage import filesystem, mtime
 from .base import CommitInfo, Target, WriteRequest
 
 FILE_ROWS = 1_000_000
+COMMIT_ATTEMPTS = 10  # sequence numbers tried before giving up (each loss means another run just committed)
+STAGING_GRACE_SECONDS = 24 * 3600  # S3: uncommitted staging this old belongs to a dead run
 
 
 class ParquetTarget(Target):
@@ -36,23 +47,30 @@ class ParquetTarget(Target):
 
     def __init__(self, config: ParquetConfig, tenant_id: str, job_name: str, home: Path, base_dir: Path):
         super().__init__(config, tenant_id, job_name, home, base_dir)
-        root = resolve_relative(config.path, base_dir) if config.path else str(home / "parquet" / tenant_id)
-        if "://" in root:
-            raise ConfigurationError(f"parquet target path {root}: only local paths are supported so far",
-                                     hint="use the iceberg target for object storage")
-        self.root = Path(root)
+        self.location = resolve_relative(config.path, base_dir) if config.path else str(home / "parquet" / tenant_id)
+        if "://" in self.location and not self.location.startswith("s3://"):
+            raise ConfigurationError(f"parquet target path {self.location}: only local paths and s3:// are supported",
+                                     hint="use the iceberg target for other object stores")
+        self.fs, self.root = filesystem(self.location, config.storage, base_dir)
+        self.local = isinstance(self.fs, FsspecLocalFileSystem)
+        # Local files through Arrow's own filesystem (no Python calls from its threads), S3 through fsspec.
+        self.arrow_fs = LocalFileSystem() if self.local else PyFileSystem(FSSpecHandler(self.fs))
 
     def table_name(self, stream: Stream) -> str:
-        return str(self.root / stream.object)
+        return f"{self.location.rstrip('/')}/{stream.object}"
 
-    def _dirs(self, stream: Stream) -> tuple[Path, Path, Path]:
-        base = self.root / stream.object
-        return base, base / "_staging", base / "_dativo" / "commits"
+    def _dirs(self, stream: Stream) -> tuple[str, str, str]:
+        base = f"{self.root.rstrip('/')}/{stream.object}"
+        return base, f"{base}/_staging", f"{base}/_dativo/commits"
 
-    @contextmanager
+    @contextlib.contextmanager
     def _locked(self, stream: Stream) -> Iterator[None]:
-        """One writer per dataset at a time, so recovery never mistakes a live run's staging for debris."""
-        lock_dir = self.root / stream.object / "_dativo"
+        """Locally, one writer per dataset at a time, so recovery never mistakes a live run's staging for
+        debris. S3 has no such lock: recovery waits out STAGING_GRACE_SECONDS instead."""
+        if not self.local:
+            yield
+            return
+        lock_dir = Path(self._dirs(stream)[0]) / "_dativo"
         lock_dir.mkdir(parents=True, exist_ok=True)
         with open(lock_dir / "lock", "w") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
@@ -64,29 +82,35 @@ class ParquetTarget(Target):
     def read_state(self, stream: Stream) -> State | None:
         with self._locked(stream):
             self._recover(stream)
-        for entry in reversed(self._log(stream)):
+        for path in reversed(self._commit_paths(stream)):  # newest first: usually one read
+            entry = json.loads(self.fs.cat_file(path))
             if entry["job"] == self.job_key:
                 return entry["state"]
         return None
 
-    def _log(self, stream: Stream) -> list[dict]:
+    def _commit_paths(self, stream: Stream) -> list[str]:
         _, _, commits = self._dirs(stream)
-        if not commits.exists():
-            return []
-        return [json.loads(p.read_text()) for p in sorted(commits.glob("*.json"))]
+        self.fs.invalidate_cache(commits)  # another host may have committed since the last listing
+        return sorted(p for p in self.fs.find(commits) if _seq(p) is not None)
 
     def _recover(self, stream: Stream) -> None:
         """Finish committed moves and drop uncommitted staging left by a crash."""
         base, staging, _ = self._dirs(stream)
-        committed = {entry["run_id"]: entry for entry in self._log(stream)}
-        if not staging.exists():
+        self.fs.invalidate_cache(staging)
+        newest: dict[str, float] = {}  # run id -> newest modification time of its staged files
+        for path, info in self.fs.find(staging, withdirs=True, detail=True).items():
+            run_id = path[len(staging):].strip("/").split("/")[0]
+            if run_id:
+                newest[run_id] = max(newest.get(run_id, 0.0), mtime(info))
+        if not newest:
             return
-        for run_dir in staging.iterdir():
-            entry = committed.get(run_dir.name)
-            if entry is not None:
-                _publish(run_dir, base, entry["files"])
-            else:
-                shutil.rmtree(run_dir, ignore_errors=True)
+        # Listed after staging: a run that commits in between is rolled forward, never rolled back.
+        committed = {e["run_id"]: e for e in (json.loads(self.fs.cat_file(p)) for p in self._commit_paths(stream))}
+        for run_id, modified in newest.items():
+            if run_id in committed:
+                self._publish(f"{staging}/{run_id}", base, committed[run_id]["files"])
+            elif self.local or time.time() - modified > STAGING_GRACE_SECONDS:
+                self._remove(f"{staging}/{run_id}")
 
     def write(self, request: WriteRequest) -> CommitInfo:
         with self._locked(request.stream):
@@ -96,10 +120,11 @@ class ParquetTarget(Target):
         stream = request.stream
         self._recover(stream)
         base, staging, commits = self._dirs(stream)
-        run_dir = staging / request.run_id
-        run_dir.mkdir(parents=True, exist_ok=True)
-        commits.mkdir(parents=True, exist_ok=True)
-        info = CommitInfo(table=str(base))
+        run_dir = f"{staging}/{request.run_id}"
+        if self.local:
+            os.makedirs(run_dir, exist_ok=True)
+            os.makedirs(commits, exist_ok=True)
+        info = CommitInfo(table=self.table_name(stream))
         files: list[str] = []
         writer: pq.ParquetWriter | None = None
         writer_rows = 0
@@ -110,7 +135,8 @@ class ParquetTarget(Target):
                         writer.close()
                     name = f"part-{request.run_id}-{len(files):05d}.parquet"
                     files.append(name)
-                    writer = pq.ParquetWriter(run_dir / name, batch.schema, compression=self.config.compression)
+                    writer = pq.ParquetWriter(f"{run_dir}/{name}", batch.schema, filesystem=self.arrow_fs,
+                                              compression=self.config.compression)
                     writer_rows = 0
                 writer.write_batch(batch)
                 writer_rows += batch.num_rows
@@ -120,38 +146,59 @@ class ParquetTarget(Target):
                 writer = None
             entry = {"run_id": request.run_id, "job": self.job_key, "files": files, "rows": info.rows,
                      "state": request.final_state()}
-            _atomic_write(commits / f"{_next_seq(commits):012d}.json", json.dumps(entry))
+            self._commit(stream, json.dumps(entry).encode())
         except BaseException:
+            # Best effort (the original error is the one to report); what stays behind, recovery deletes.
             if writer is not None:
-                writer.close()
-            shutil.rmtree(run_dir, ignore_errors=True)
+                with contextlib.suppress(Exception):
+                    writer.close()
+            with contextlib.suppress(Exception):
+                self._remove(run_dir)
             raise
-        _publish(run_dir, base, files)
+        self._publish(run_dir, base, files)
         info.files = len(files)
-        info.bytes = sum((base / f).stat().st_size for f in files)
+        info.bytes = sum(self.fs.size(f"{base}/{name}") for name in files)
         return info
 
+    def _commit(self, stream: Stream, data: bytes) -> None:
+        """Create the next commit entry; if another run took that number first, retry with the one after."""
+        commits = self._dirs(stream)[2]
+        for _ in range(COMMIT_ATTEMPTS):
+            seq = max((_seq(p) for p in self._commit_paths(stream)), default=0) + 1
+            try:
+                self._create(f"{commits}/{seq:012d}.json", data)
+                return
+            except FileExistsError:
+                continue
+        raise CommitConflictError(f"{commits}: other runs kept taking the next commit number "
+                                  f"({COMMIT_ATTEMPTS} attempts)")
 
-def _next_seq(commits: Path) -> int:
-    existing = [int(p.stem) for p in commits.glob("*.json") if p.stem.isdigit()]
-    return max(existing, default=0) + 1
+    def _create(self, path: str, data: bytes) -> None:
+        """Write `path` only if it does not exist yet (FileExistsError otherwise), atomically."""
+        if not self.local:
+            self.fs.pipe_file(path, data, mode="create")  # If-None-Match: *; a taken key fails with 412
+            return
+        tmp = f"{path}.tmp"
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            os.fsync(handle.fileno())
+        try:
+            os.link(tmp, path)  # atomic and refuses to replace an existing commit
+        finally:
+            os.unlink(tmp)
+
+    def _publish(self, run_dir: str, base: str, files: list[str]) -> None:
+        """Move staged files to their final names; idempotent, so recovery can finish an interrupted move."""
+        for name in files:
+            with contextlib.suppress(FileNotFoundError):  # moved already
+                self.fs.mv(f"{run_dir}/{name}", f"{base}/{name}")
+        self._remove(run_dir)
+
+    def _remove(self, path: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm(path, recursive=True)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    """Write-then-rename; the rename fails if another run took the same sequence number (no lost commits)."""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text)
-    with open(tmp, "rb") as handle:
-        os.fsync(handle.fileno())
-    try:
-        os.link(tmp, path)  # atomic and refuses to replace an existing commit
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _publish(run_dir: Path, base: Path, files: list[str]) -> None:
-    for name in files:
-        staged = run_dir / name
-        if staged.exists():
-            os.replace(staged, base / name)
-    shutil.rmtree(run_dir, ignore_errors=True)
+def _seq(path: str) -> int | None:
+    stem = path.rsplit("/", 1)[-1].removesuffix(".json")
+    return int(stem) if stem.isdigit() else None
