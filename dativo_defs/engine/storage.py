@@ -22,6 +22,8 @@ def filesystem(path: str, storage: ObjectStorage | None, base_dir: Path) -> tupl
             options["key"] = storage.access_key_id.resolve(base_dir)
         if storage.secret_access_key:
             options["secret"] = storage.secret_access_key.resolve(base_dir)
+        if storage.path_style_access:  # MinIO and other endpoints without per-bucket DNS names
+            options["config_kwargs"] = {"s3": {"addressing_style": "path"}}
     return fsspec.core.url_to_fs(path, **options)
 
 
