@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import socket
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -53,27 +52,6 @@ def test_missing_literal_file_is_permanent(write, dativo_home):
         target: {type: iceberg}
     """)))
     assert result.error_kind == "permanent" and "nowhere.csv does not exist" in result.error
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def s3_endpoint(monkeypatch):
-    """moto's S3 server on a free loopback port: a stand-in for S3, started and stopped by the test."""
-    from moto.server import ThreadedMotoServer
-
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    monkeypatch.setenv("S3_KEY", "testing-key")
-    monkeypatch.setenv("S3_SECRET", "testing-secret")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
 
 
 def test_s3_source_and_s3_warehouse(write, dativo_home, s3_endpoint):

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import urllib.request
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -19,51 +17,35 @@ from dativo_defs.engine.context import RunStatus
 from dativo_defs.engine.runner import run_job
 from dativo_defs.engine.targets import parquet
 from tests.engine import faults
+from tests.engine.conftest import free_port
 
 ROWS = [{"id": i, "name": f"n{i}", "score": i / 4, "ok": i % 2 == 0} for i in range(1, 1201)]
 NEW_ROWS = [{"id": i, "name": f"n{i}", "score": i / 4, "ok": i % 2 == 0} for i in range(1201, 1501)]
 DATASET = "lake/data/ids"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def s3_endpoint(monkeypatch):
-    """moto's S3 server on a free loopback port with a bucket `lake`, started and stopped by the test."""
+def lake(s3_endpoint):
+    """The S3 stand-in with a bucket `lake`."""
     import boto3
-    from moto.server import ThreadedMotoServer
 
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    monkeypatch.setenv("S3_KEY", "testing-key")
-    monkeypatch.setenv("S3_SECRET", "testing-secret")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    endpoint = f"http://127.0.0.1:{port}"
-    # moto keeps its buckets in process-wide state: start from an empty S3, whatever ran before in this process
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).close()
-    boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing-key", aws_secret_access_key="testing-secret",
+    boto3.client("s3", endpoint_url=s3_endpoint, aws_access_key_id="testing-key", aws_secret_access_key="testing-secret",
                  region_name="us-east-1").create_bucket(Bucket="lake")
-    yield endpoint
-    server.stop()
+    return s3_endpoint
 
 
 @pytest.fixture
-def s3(s3_endpoint):
+def s3(lake):
     """A filesystem of the test's own (no listing cache shared with the target) to read back what landed."""
     import s3fs
 
     return s3fs.S3FileSystem(key="testing-key", secret="testing-secret", skip_instance_cache=True,
                              use_listings_cache=False,
-                             client_kwargs={"endpoint_url": s3_endpoint, "region_name": "us-east-1"})
+                             client_kwargs={"endpoint_url": lake, "region_name": "us-east-1"})
 
 
 @pytest.fixture
-def job(write, dativo_home, s3_endpoint):
+def job(write, dativo_home, lake):
     dativo_home.mkdir(parents=True, exist_ok=True)
     _write_csv(dativo_home.parent / "data" / "a.csv", ROWS)
     return load_job(write("jobs/t1/ids.yaml", f"""
@@ -76,7 +58,7 @@ def job(write, dativo_home, s3_endpoint):
         target:
           type: parquet
           path: s3://lake/data
-          storage: {{endpoint_url: '{s3_endpoint}', region: us-east-1, access_key_id: {{env: S3_KEY}},
+          storage: {{endpoint_url: '{lake}', region: us-east-1, access_key_id: {{env: S3_KEY}},
                      secret_access_key: {{env: S3_SECRET}}}}
     """))
 
@@ -210,7 +192,7 @@ def test_an_unreachable_endpoint_fails_as_transient_without_leaking_secrets(writ
         target:
           type: parquet
           path: s3://lake/data
-          storage: {{endpoint_url: 'http://127.0.0.1:{_free_port()}', region: us-east-1,
+          storage: {{endpoint_url: 'http://127.0.0.1:{free_port()}', region: us-east-1,
                      access_key_id: testing-key, secret_access_key: {{env: S3_SECRET}}}}
     """)))
     assert result.status is RunStatus.FAILED and result.error_kind == "transient", result.error
