@@ -1,4 +1,5 @@
-"""`dativo explain`: for each schedule (and each job for manual runs), the Dagster side and the Airflow side attribute by attribute.
+"""`dativo explain`: for each schedule (and each job for manual runs), the Dagster side and the Airflow side
+attribute by attribute.
 
 The Dagster side is read from dativo_defs' Definitions, the Airflow side from the DAGs airflow_bridge renders
 (and, with an Airflow URL, from the live deployment: actual pause state and pools). The expected
@@ -36,7 +37,7 @@ def explain(defs: Definitions, dags: dict, live: dict | None = None) -> list[Row
     for trigger in [*defs.schedules, *defs.sensors]:
         name = trigger.name
         dag = dags.get(name)
-        add = lambda attr, d, a, ok=None: rows.append(Row(name, attr, str(d), str(a), (d == a) if ok is None else ok))  # noqa: E731
+        add = _adder(rows, name)
         if dag is None:
             add("dag", "defined", "missing", False)
             continue
@@ -67,13 +68,20 @@ def explain(defs: Definitions, dags: dict, live: dict | None = None) -> list[Row
         if job.name in triggered:
             continue
         name, dag = job.name, dags.get(job.name)
-        add = lambda attr, d, a, ok=None: rows.append(Row(name, attr, str(d), str(a), (d == a) if ok is None else ok))  # noqa: E731
+        add = _adder(rows, name)
         if dag is None:
             add("dag", "defined", "missing", False)
             continue
         add("cadence", "manual", "manual" if type(dag.timetable).__name__ == "NullTimetable" else str(dag.timetable))
         _task_rows(defs, job, dag, add, live)
     return rows
+
+
+def _adder(rows: list[Row], name: str):
+    """add(attribute, dagster value, airflow value, ok=None): a row for `name`; ok defaults to equality."""
+    def add(attr, dagster, airflow, ok=None) -> None:
+        rows.append(Row(name, attr, str(dagster), str(airflow), (dagster == airflow) if ok is None else ok))
+    return add
 
 
 def _task_rows(defs: Definitions, job, dag, add, live: dict | None) -> None:

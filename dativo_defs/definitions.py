@@ -1,8 +1,8 @@
 """The Dagster code location: `defs`, built from the runner file named by DATIVO_RUNNER_CONFIG.
 
 Every job a schedule references, and every job the runner's `jobs` patterns match (manual runs only), is an
-asset job. One broken job file does not take the location down: its schedule is left out and reported (log line here,
-`dativo validate` for details); the other jobs load.
+asset job. One broken job file does not take the location down: its schedule is left out and reported (log
+line here, `dativo validate` for details); the other jobs load.
 """
 
 from __future__ import annotations

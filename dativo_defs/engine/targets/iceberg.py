@@ -40,21 +40,19 @@ TRANSFORMS = {"identity": lambda w: IdentityTransform(), "year": lambda w: YearT
 
 
 class RecordingIO(FileIO):
-    """Delegates to the table's FileIO and remembers every file written, so a failed commit can delete them; the
-    journal gets each location before the file exists, so a later run can delete them if this one is killed."""
+    """Delegates to the table's FileIO and journals every file before it is written, so a failed commit can
+    delete them (`journal.roll_back()`), and a later run can if this one is killed first."""
 
     def __init__(self, inner: FileIO, journal: Journal):
         super().__init__(inner.properties)
         self.inner = inner
         self.journal = journal
-        self.written: list[str] = []
 
     def new_input(self, location: str) -> InputFile:
         return self.inner.new_input(location)
 
     def new_output(self, location: str) -> OutputFile:
         self.journal.add(location)
-        self.written.append(location)
         return self.inner.new_output(location)
 
     def delete(self, location: str | InputFile | OutputFile) -> None:
@@ -130,7 +128,7 @@ class IcebergTarget(Target):
             self._stage(tx, table, request, props)
             committed = tx.commit_transaction()
         except CommitFailedException as exc:  # the catalog refused the commit: nothing of ours is referenced
-            _delete(recorder)
+            recorder.journal.roll_back()
             raise CommitConflictError(f"commit to {name} failed: another writer won after retries ({exc})") from exc
         except BaseException:
             landed = self._landed(request, recorder)
@@ -153,7 +151,7 @@ class IcebergTarget(Target):
         except Exception as exc:  # noqa: BLE001 - any failure here means "cannot tell"
             log.warning("could not check whether run %s committed (%s); keeping its files", request.run_id, exc)
             return None
-        _delete(recorder)
+        recorder.journal.roll_back()
         return None
 
     def _stage(self, tx: Any, table: Table, request: WriteRequest, props: dict[str, str]) -> None:
@@ -218,22 +216,6 @@ class IcebergTarget(Target):
                             spec.add_field(field.column, TRANSFORMS[field.transform](field.width))
             table = self.catalog.load_table(name)
         return table
-
-
-def _delete(recorder: RecordingIO) -> None:
-    """Remove the files a failed write left behind (data files, manifests), so failures leave no orphans; the
-    journal goes last, so whatever could not be deleted is retried by a later run's sweep."""
-    failed = False
-    for location in recorder.written:
-        try:
-            recorder.inner.delete(location)
-        except FileNotFoundError:
-            pass
-        except Exception as exc:  # best effort: never mask the original failure
-            failed = True
-            log.warning("could not delete orphan file %s: %s", location, exc)
-    if not failed:
-        recorder.journal.discard()
 
 
 def _write_parquet_files(table: Table, request: WriteRequest) -> tuple[list[str], pa.Schema]:

@@ -61,6 +61,14 @@ class Journal:
     def discard(self) -> None:
         _delete_quietly(self.io, self.location)
 
+    def roll_back(self) -> int:
+        """Delete the run's files, then the journal, unless a file could not be deleted (a later sweep tries
+        again). Returns how many files were deleted."""
+        outcomes = [_delete_quietly(self.io, path) for path in self.record["files"]]
+        if "failed" not in outcomes:
+            self.discard()
+        return outcomes.count("deleted")
+
     def _save(self) -> None:
         with self.io.new_output(self.location).create(overwrite=True) as stream:
             stream.write(json.dumps(self.record).encode())
@@ -87,12 +95,10 @@ def sweep(io: FileIO, table: Table, own_run_id: str, grace_seconds: int) -> int:
             continue
         if not _dead(record, grace_seconds):
             continue
-        files = record.get("files", [])
-        for path in files:
-            removed += _delete_quietly(io, path)
-        _delete_quietly(io, location)
+        deleted = Journal(io, location, {"files": [], **record}).roll_back()
+        removed += deleted
         log.warning("deleted %d uncommitted file(s) of run %s (job %s, host %s, pid %s), which died before "
-                    "committing to %s", len(files), record.get("run_id"), record.get("job"), record.get("host"),
+                    "committing to %s", deleted, record.get("run_id"), record.get("job"), record.get("host"),
                     record.get("pid"), table.name())
     return removed
 
@@ -141,12 +147,13 @@ def _list(io: FileIO, directory: str) -> list[str]:
     return []
 
 
-def _delete_quietly(io: FileIO, location: str) -> int:
+def _delete_quietly(io: FileIO, location: str) -> str:
+    """"deleted", "missing" or "failed" (logged): cleanup never masks the caller's outcome."""
     try:
         io.delete(location)
-        return 1
+        return "deleted"
     except FileNotFoundError:
-        return 0
-    except Exception as exc:  # noqa: BLE001 - never mask the caller's outcome
+        return "missing"
+    except Exception as exc:  # noqa: BLE001
         log.warning("could not delete %s: %s", location, exc)
-        return 0
+        return "failed"
