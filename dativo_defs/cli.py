@@ -126,6 +126,70 @@ def _run_and_report(job, as_json: bool) -> int:
     return result.exit_code
 
 
+@main.command()
+@click.option("--config", "job_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Maintain the tables of this job.")
+@click.option("--all", "run_all", is_flag=True, help="Maintain the tables of every job of the runner file.")
+@runner_option
+@click.option("--older-than", "older_than_hours", type=click.FloatRange(min=0), default=None,
+              help="Expire snapshots older than this many hours (default 120: Iceberg's 5 days).")
+@click.option("--retain-last", type=click.IntRange(min=1), default=None, help="Snapshots always kept (default 1).")
+@click.option("--orphan-grace", "orphan_grace_hours", type=click.FloatRange(min=0), default=None,
+              help="Only files older than this many hours can be orphans (default 72).")
+@click.option("--no-compact", is_flag=True, help="Skip rewriting small data files.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON line per table.")
+def maintain(job_file: Path | None, run_all: bool, runner_config: Path | None, older_than_hours: float | None,
+             retain_last: int | None, orphan_grace_hours: float | None, no_compact: bool, as_json: bool) -> None:
+    """Expire old snapshots, remove orphan files and compact small files of the jobs' Iceberg tables; safe
+    while the jobs run. Exit 0 done, 2 bad config, 3 a transient failure (run it again)."""
+    import dataclasses
+    import json
+    from datetime import timedelta
+
+    from .config.errors import ConfigError
+    from .config.loader import load_job, load_project
+    from .engine.errors import classify, describe
+    from .engine.maintain import MaintenanceSettings, maintain_job
+
+    if (job_file is None) == (not run_all):
+        raise click.UsageError("give exactly one of --config PATH or --all")
+    runner = select_runner(runner_config)
+    if job_file is not None:
+        try:
+            jobs = [load_job(job_file)]
+        except ConfigError as exc:
+            _print_issues(exc.issues)
+            sys.exit(EXIT_INVALID)
+    else:
+        project = load_project(runner)
+        _print_issues(project.issues)
+        jobs = list({e.job.file: e.job for e in project.scheduled}.values())
+    defaults = MaintenanceSettings()
+    settings = MaintenanceSettings(
+        older_than=timedelta(hours=older_than_hours) if older_than_hours is not None else defaults.older_than,
+        retain_last=retain_last or defaults.retain_last,
+        orphan_grace=timedelta(hours=orphan_grace_hours) if orphan_grace_hours is not None else defaults.orphan_grace,
+        compact=not no_compact)
+    code = 0
+    for job in jobs:
+        try:
+            reports = maintain_job(job, settings)
+        except Exception as exc:  # noqa: BLE001 - classified and reported like a run's failure
+            kind = classify(exc)
+            click.echo(f"{job.tenant_id}/{job.name}: {kind.value} error: {describe(exc)}", err=True)
+            code = max(code, 3 if kind.value == "transient" else EXIT_INVALID)
+            continue
+        for report in reports:
+            if as_json:
+                click.echo(json.dumps(dataclasses.asdict(report)))
+            else:
+                click.echo(f"{report.table}: {report.snapshots_expired} snapshot(s) expired, {report.orphans_removed} "
+                           f"orphan file(s) removed, {report.files_compacted} small file(s) compacted into "
+                           f"{report.files_written}, {report.states_migrated} state(s) migrated"
+                           + "".join(f"; {note}" for note in report.notes))
+    sys.exit(code)
+
+
 @main.command("dagster-home")
 @runner_option
 def dagster_home_command(runner_config: Path | None) -> None:

@@ -44,7 +44,9 @@ class IcebergTarget(StrictModel):
     mode: WriteMode = WriteMode.APPEND
     partitioning: list[PartitionField] = Field(default_factory=list)
     storage: ObjectStorage | None = None
-    commit_retries: int = Field(8, ge=0, description="Extra attempts when another writer commits first.")
+    commit_retries: int = Field(8, ge=0, description="Times a commit is rebased when another job or engine commits "
+                                "to the table first. An overlapping run of the same job is never rebased onto: this "
+                                "run then fails as transient with nothing committed.")
     orphan_grace_seconds: int = Field(
         900, ge=0, description="A run that died before committing (killed, out of memory) leaves uncommitted files; "
         "a later write to the table deletes them this long after the dead run's last file (24 h when it ran on "
@@ -56,6 +58,9 @@ class ParquetTarget(StrictModel):
     path: str | None = Field(None, description="Dataset root (local or s3://). Defaults to DATIVO_HOME/parquet/<tenant>.")
     storage: ObjectStorage | None = None
     compression: Literal["zstd", "snappy", "gzip", "none"] = "zstd"
+    mode: Literal["append", "overwrite"] = Field(
+        "append", description="append: each run adds its rows. overwrite: each run with rows replaces the whole "
+        "dataset (a full refresh), through the commit log.")
 
 
 TargetConfig = Annotated[Union[IcebergTarget, ParquetTarget], Field(discriminator="type")]

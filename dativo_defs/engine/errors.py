@@ -56,7 +56,11 @@ class ContractViolationError(PermanentError):
 
 
 class CommitConflictError(TransientError):
-    """Another writer committed first and retries ran out."""
+    """Other writers kept committing first and the rebase attempts ran out."""
+
+
+class ConcurrentRunError(TransientError):
+    """Another run of the same job committed after this run read its state: this run committed nothing."""
 
 
 # Library exceptions by class name (anywhere in the MRO), checked in order.
@@ -76,13 +80,15 @@ _CLASS_KINDS: tuple[tuple[str, ErrorKind], ...] = (
     ("ProgrammingError", ErrorKind.PERMANENT),  # SQL syntax, unknown table/column
     ("IntegrityError", ErrorKind.PERMANENT),
     ("ArrowInvalid", ErrorKind.PERMANENT),  # unparsable data; its message quotes rows, whose numbers must not read as HTTP 5xx
+    ("JSONDecodeError", ErrorKind.TRANSIENT),  # a truncated or invalid page from an API; config JSON never gets here
 )
 
 # Messages that reveal the kind when the class does not (drivers raise one class for many causes).
 _TRANSIENT_MESSAGES = re.compile(
     r"connection (refused|reset|aborted|timed out)|could not connect|server closed the connection|"
     r"lost connection|gone away|timed? ?out|temporarily unavailable|too many (connections|requests)|"
-    r"\b(429|500|502|503|504)\b|deadlock|could not serialize|try again|network is unreachable|broken pipe",
+    r"\b(429|500|502|503|504)\b|deadlock|could not serialize|try again|network is unreachable|broken pipe|"
+    r"database is locked|database table is locked",
     re.IGNORECASE,
 )
 _PERMANENT_MESSAGES = re.compile(

@@ -68,13 +68,15 @@ def test_two_incremental_runs_pick_up_only_new_files(csv_job, dativo_home):
     assert _ids(read_iceberg(dativo_home, "t1.ids")) == list(range(ROWS + 700))
 
 
-def test_state_lives_in_the_snapshot_summary(csv_job, dativo_home):
+def test_state_lives_in_a_table_property_committed_with_the_snapshot(csv_job, dativo_home):
     result = run_job(load_job(csv_job()))
-    snapshot = iceberg_catalog(dativo_home).load_table("t1.ids").current_snapshot()
+    table = iceberg_catalog(dativo_home).load_table("t1.ids")
+    snapshot = table.current_snapshot()
     assert snapshot.snapshot_id == result.objects[0].snapshot_id
     assert snapshot.summary["dativo.job"] == "t1/ids" and snapshot.summary["dativo.run_id"] == result.run_id
-    state = json.loads(snapshot.summary["dativo.state"])
-    assert state["files_at_mtime"][0].endswith("part-000.csv")
+    committed = json.loads(table.properties["dativo.state.t1/ids"])
+    assert committed["run_id"] == result.run_id
+    assert committed["state"]["files_at_mtime"][0].endswith("part-000.csv")
 
 
 @pytest.mark.parametrize("target", ["iceberg", "parquet"])

@@ -1,5 +1,11 @@
-"""Apache Iceberg through pyiceberg: one atomic commit per stream and run, with the incremental state in the
-same commit's snapshot summary, so data and state can never diverge.
+"""Apache Iceberg through pyiceberg: one atomic, fenced commit per stream and run.
+
+The run's data files and the job's new incremental state (a table property, see iceberg_state) land in one
+metadata commit, so data and state never diverge. The commit is fenced: it lands only while the job's committed
+state is still the one the run read. Another job's (or engine's) commit in between is rebased onto, up to
+`commit_retries` times; a commit of the same job in between (an overlapping run of it) fails this run as
+transient with nothing committed and its files deleted, and the orchestrator's retry continues from the new
+state. A run with no rows and an unchanged state commits nothing.
 
 Embedded default: a SQL catalog in a SQLite file under DATIVO_HOME with a local warehouse. Any pyiceberg
 catalog (SQL on PostgreSQL, REST: Nessie, Polaris, Lakekeeper, Glue REST) is a matter of configuration.
@@ -7,8 +13,8 @@ catalog (SQL on PostgreSQL, REST: Nessie, Polaris, Lakekeeper, Glue REST) is a m
 
 from __future__ import annotations
 
-import json
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +32,16 @@ from pyiceberg.transforms import (BucketTransform, DayTransform, HourTransform, 
 from ...config.paths import resolve_relative
 from ...config.targets import IcebergTarget as IcebergConfig
 from ...config.targets import WriteMode
-from ..errors import CommitConflictError, ConfigurationError
+from ..errors import CommitConflictError, ConcurrentRunError, ConfigurationError
 from ..sources.base import State, Stream
-from .base import RUN_ID_KEY, STATE_JOB_KEY, STATE_KEY, CommitInfo, Target, WriteRequest
+from . import iceberg_state
+from .base import RUN_ID_KEY, STATE_JOB_KEY, CommitInfo, Target, WriteRequest
 from .iceberg_journal import Journal, sweep
+from .iceberg_maintenance import referenced_files
+from .iceberg_state import CommittedState, property_key
 
 log = logging.getLogger(__name__)
-PARTITIONED_CHUNK_ROWS = 500_000  # partitioned tables are written by pyiceberg in chunks of this many rows
+PARTITIONED_CHUNK_ROWS = 500_000  # pyiceberg's partitioned writer takes a table: chunks of this many rows
 TARGET_FILE_BYTES = 256 * 1024 * 1024
 TRANSFORMS = {"identity": lambda w: IdentityTransform(), "year": lambda w: YearTransform(),
               "month": lambda w: MonthTransform(), "day": lambda w: DayTransform(), "hour": lambda w: HourTransform(),
@@ -64,7 +73,7 @@ def catalog_properties(config: IcebergConfig, home: Path, base_dir: Path) -> tup
     catalog = config.catalog
     if catalog is None:
         home.mkdir(parents=True, exist_ok=True)
-        return "dativo", {"type": "sql", "uri": f"sqlite:///{home / 'catalog.db'}",
+        return "dativo", {"type": "sql", "uri": f"sqlite:///{home / 'catalog.db'}?timeout=30",
                           "warehouse": (home / "warehouse").as_uri()}
     props = {"type": catalog.type, **catalog.properties}
     if catalog.uri:
@@ -85,51 +94,61 @@ def catalog_properties(config: IcebergConfig, home: Path, base_dir: Path) -> tup
     return catalog.name, props
 
 
+@dataclass
+class _Staged:
+    """What a run has written before committing: enough to (re)build its commit on any table version."""
+
+    rows: int = 0
+    files: list[str] = field(default_factory=list)  # unpartitioned: our own Parquet files, added by name
+    data_files: list[Any] = field(default_factory=list)  # partitioned: pyiceberg DataFiles
+    field_ids: dict[str, int] = field(default_factory=dict)  # partitioned: the ids the DataFiles were written with
+    merge: pa.Table | None = None  # merge: the run's delta, upserted per attempt
+    schema: pa.Schema | None = None
+
+
 class IcebergTarget(Target):
     types = ("iceberg",)
 
     def __init__(self, config: IcebergConfig, tenant_id: str, job_name: str, home: Path, base_dir: Path):
         super().__init__(config, tenant_id, job_name, home, base_dir)
         name, props = catalog_properties(config, home, base_dir)
-        self.catalog: Catalog = load_catalog(name, **props)
+        self.catalog: Catalog = _load_catalog(name, props)
         self.namespace = config.namespace or tenant_id
+        self._read: dict[str, CommittedState] = {}  # table -> the committed state this run read (the fence)
 
     def table_name(self, stream: Stream) -> str:
         return f"{self.namespace}.{self.config.table_prefix}{stream.object}"
 
     # -- state -------------------------------------------------------------------------------------------
     def read_state(self, stream: Stream) -> State | None:
+        name = self.table_name(stream)
         try:
-            table = self.catalog.load_table(self.table_name(stream))
+            table = self.catalog.load_table(name)
         except NoSuchTableError:
+            self._read[name] = CommittedState(None, None)
             return None
-        return self._state_in(table)
-
-    def _state_in(self, table: Table) -> State | None:
-        """The newest snapshot of the main branch written by this job carries its state."""
-        for snapshot in ancestors_of(table.current_snapshot(), table.metadata):
-            summary = snapshot.summary
-            if summary is not None and summary[STATE_JOB_KEY] == self.job_key:
-                raw = summary[STATE_KEY]
-                return json.loads(raw) if raw else None
-        return None
+        self._read[name] = iceberg_state.read(table.metadata, self.job_key)
+        return self._read[name].state
 
     # -- write -------------------------------------------------------------------------------------------
     def write(self, request: WriteRequest) -> CommitInfo:
+        name = self.table_name(request.stream)
+        read = self._read.get(name) or CommittedState(None, None)
         table = self._table_for(request.stream, request.schema)
-        orphans = sweep(table.io, table, request.run_id, self.config.orphan_grace_seconds)
+        orphans = sweep(table.io, table, request.run_id, self.config.orphan_grace_seconds, referenced_files)
         recorder = RecordingIO(table.io, Journal.start(table.io, table, request.run_id, self.job_key))
         table.io = recorder
-        props: dict[str, str] = {STATE_JOB_KEY: self.job_key, RUN_ID_KEY: request.run_id}
         before = table.current_snapshot().snapshot_id if table.current_snapshot() else None
-        name = self.table_name(request.stream)
         try:
-            tx = table.transaction()
-            self._stage(tx, table, request, props)
-            committed = tx.commit_transaction()
-        except CommitFailedException as exc:  # the catalog refused the commit: nothing of ours is referenced
-            recorder.journal.roll_back()
-            raise CommitConflictError(f"commit to {name} failed: another writer won after retries ({exc})") from exc
+            staged = self._stage(table, request)
+            state = request.final_state()
+            if staged.rows == 0 and iceberg_state.same_state(state, read.state) and not read.legacy:
+                recorder.journal.roll_back()
+                return CommitInfo(table=name, orphans_removed=orphans)  # nothing new: no empty snapshot
+            committed = self._commit(table, request, staged, read, state, recorder)
+        except (CommitConflictError, CommitFailedException):
+            recorder.journal.roll_back()  # the catalog refused every attempt: nothing of ours is referenced
+            raise
         except BaseException:
             landed = self._landed(request, recorder)
             if landed is not None:  # the commit went through but its answer was lost: that is a success
@@ -139,95 +158,194 @@ class IcebergTarget(Target):
         recorder.journal.discard()
         return _commit_info(name, committed, before, request.run_id, orphans)
 
+    def _commit(self, table: Table, request: WriteRequest, staged: _Staged, read: CommittedState,
+                state: State | None, recorder: RecordingIO) -> Table:
+        """The fenced commit loop: rebase onto other writers' commits, never onto this job's."""
+        name = self.table_name(request.stream)
+        props = {STATE_JOB_KEY: self.job_key, RUN_ID_KEY: request.run_id}
+        state_property = {property_key(self.job_key): read.property_value(request.run_id, state)}
+        for attempt in range(self.config.commit_retries + 1):
+            if attempt:
+                table = self.catalog.load_table(name)
+                table.io = recorder
+            committed_by = iceberg_state.token(table.metadata, self.job_key)
+            if committed_by != read.token:
+                raise ConcurrentRunError(
+                    f"{name}: another run of job {self.job_key} (run {committed_by}) committed after this run read "
+                    f"its state; nothing of this run was committed",
+                    hint="runs of one job overlapped (a retry beside a lost first try, a manual run during a "
+                         "scheduled one, a job moved between orchestrators); the retry continues from the new state")
+            first_new_file = len(recorder.journal.files)
+            tx = _transaction_without_retries(table)
+            self._apply(tx, table, request, staged)
+            tx.set_properties(state_property)
+            try:
+                committed = tx.commit_transaction()
+            except CommitFailedException as exc:  # another writer moved the table: re-check the fence, rebase
+                log.info("commit to %s lost a race (%s); reloading (attempt %d)", name, exc, attempt + 1)
+                recorder.journal.roll_back_files(first_new_file)  # this attempt's manifests
+                continue
+            return committed
+        raise CommitConflictError(f"commit to {name} failed: other writers kept committing first "
+                                  f"({self.config.commit_retries + 1} attempts)",
+                                  hint="raise the target's commit_retries, or spread the writers of this table")
+
     def _landed(self, request: WriteRequest, recorder: RecordingIO) -> Table | None:
         """After a failure, did this run's commit land anyway (e.g. a REST catalog timed out after applying it)?
-        Files are deleted only when the catalog says no; if it cannot be asked, they stay (orphans are safer
-        than deleting data a committed snapshot references)."""
+        The job's state property names the run that set it. Files are deleted only when the catalog says no; if
+        it cannot be asked, they stay (orphans are safer than deleting data a committed snapshot references)."""
         try:
             table = self.catalog.load_table(self.table_name(request.stream))
-            for snapshot in ancestors_of(table.current_snapshot(), table.metadata):
-                if snapshot.summary is not None and snapshot.summary[RUN_ID_KEY] == request.run_id:
-                    return table
+            if iceberg_state.token(table.metadata, self.job_key) == request.run_id:
+                return table
         except Exception as exc:  # noqa: BLE001 - any failure here means "cannot tell"
             log.warning("could not check whether run %s committed (%s); keeping its files", request.run_id, exc)
             return None
         recorder.journal.roll_back()
         return None
 
-    def _stage(self, tx: Any, table: Table, request: WriteRequest, props: dict[str, str]) -> None:
-        """Stage the data in `tx`; the last snapshot carries the state, known once the batches are read."""
-        mode = self.config.mode
-        if mode is WriteMode.MERGE:
-            data = _concat(list(request.batches), request.schema)
-            _evolve(tx, data.schema)
-            props[STATE_KEY] = json.dumps(request.final_state())
+    def _stage(self, table: Table, request: WriteRequest) -> _Staged:
+        """Write the run's data files (or hold a merge delta) before the commit, once for all attempts."""
+        if self.config.mode is WriteMode.MERGE:
+            data = _concat([b for b in request.batches if b.num_rows], request.schema)
             keys = list(request.stream.primary_key) or _identifier_names(table)
             if not keys:
                 raise ConfigurationError(f"merge into {self.table_name(request.stream)} needs a primary key",
                                          hint="set primary_key on the source table or primaryKey in the contract")
             data = _last_per_key(data, keys)
-            if data.num_rows:
-                tx.upsert(data, join_cols=keys, snapshot_properties=props)
-            else:
-                tx.append(data, snapshot_properties=props)
-            return
-        if mode is WriteMode.OVERWRITE and table.current_snapshot() is not None:
-            tx.delete(AlwaysTrue())
+            return _Staged(rows=data.num_rows, merge=data, schema=data.schema)
         if table.spec().is_unpartitioned():
-            # pyiceberg's own two-stage pattern: write Parquet files, then add them in the same transaction.
+            # pyiceberg's own two-stage pattern: write Parquet files, then add them by name in the commit.
             # It streams at the floor's speed, and the state is known before the snapshot is produced.
-            files, schema = _write_parquet_files(table, request)
-            props[STATE_KEY] = json.dumps(request.final_state())
-            _evolve(tx, schema)
-            _refresh_name_mapping(tx)
-            tx.add_files(files, snapshot_properties=props, check_duplicate_files=False)
+            files, schema, rows = _write_parquet_files(table, request)
+            return _Staged(rows=rows, files=files, schema=schema)
+        return _write_partitioned(table, request)
+
+    def _apply(self, tx: Any, table: Table, request: WriteRequest, staged: _Staged) -> None:
+        """Build the run's snapshot in `tx` (on the table version of this attempt)."""
+        props = {STATE_JOB_KEY: self.job_key, RUN_ID_KEY: request.run_id}
+        if staged.schema is not None:
+            _evolve(tx, staged.schema)
+        if staged.merge is not None:
+            keys = list(request.stream.primary_key) or _identifier_names(table)
+            if staged.merge.num_rows:
+                tx.upsert(staged.merge, join_cols=keys, snapshot_properties=props)
+            else:
+                tx.update_snapshot(snapshot_properties=props).fast_append().commit()
             return
-        chunk: list[pa.RecordBatch] = []
-        rows = 0
-        for batch in request.batches:
-            chunk.append(batch)
-            rows += batch.num_rows
-            if rows >= PARTITIONED_CHUNK_ROWS:
-                data = _concat(chunk, request.schema)
-                _evolve(tx, data.schema)
-                tx.append(data, snapshot_properties=dict(props))
-                chunk, rows = [], 0
-        data = _concat(chunk, request.schema)
-        _evolve(tx, data.schema)
-        props[STATE_KEY] = json.dumps(request.final_state())
-        tx.append(data, snapshot_properties=props)
+        if self.config.mode is WriteMode.OVERWRITE and table.current_snapshot() is not None:
+            tx.delete(AlwaysTrue())
+        if staged.data_files:
+            current = {f.name: f.field_id for f in tx.table_metadata.schema().fields}
+            if any(current.get(column) != field_id for column, field_id in staged.field_ids.items()):
+                raise CommitConflictError(f"{self.table_name(request.stream)}: another writer changed the schema "
+                                          "while this run wrote partitioned files", hint="the retry rewrites them")
+            with tx.update_snapshot(snapshot_properties=props).fast_append() as append:
+                for data_file in staged.data_files:
+                    append.append_data_file(data_file)
+            return
+        if staged.files:
+            _refresh_name_mapping(tx)
+            tx.add_files(staged.files, snapshot_properties=props, check_duplicate_files=False)
+            return
+        tx.update_snapshot(snapshot_properties=props).fast_append().commit()  # state only: one empty snapshot
 
     def _table_for(self, stream: Stream, schema: pa.Schema) -> Table:
+        """Load the table, or create it with its partition spec in one commit. N first runs at once race to
+        create it: the losers load the winner's table (a race is not an error)."""
         name = self.table_name(stream)
-        self.catalog.create_namespace_if_not_exists(self.namespace)
+        try:
+            self.catalog.create_namespace_if_not_exists(self.namespace)
+        except Exception:  # noqa: BLE001 - another run created it first (IntegrityError on SQL catalogs)
+            self.catalog.load_namespace_properties(self.namespace)
         try:
             return self.catalog.load_table(name)
         except NoSuchTableError:
             pass
-        table = self.catalog.create_table_if_not_exists(
-            name, schema=schema,
-            properties={"commit.retry.num-retries": str(self.config.commit_retries), "format-version": "2"},
-        )
-        if self.config.partitioning:
-            with table.transaction() as tx:
-                if self.config.partitioning:
-                    with tx.update_spec() as spec:
-                        for field in self.config.partitioning:
-                            spec.add_field(field.column, TRANSFORMS[field.transform](field.width))
-            table = self.catalog.load_table(name)
-        return table
+        try:
+            tx = self.catalog.create_table_transaction(name, schema=schema, properties={"format-version": "2"})
+            if self.config.partitioning:
+                with tx.update_spec() as spec:
+                    for field_config in self.config.partitioning:
+                        spec.add_field(field_config.column,
+                                       TRANSFORMS[field_config.transform](field_config.width))
+            tx.commit_transaction()
+        except Exception as exc:  # noqa: BLE001 - lost the creation race: load the winner's table
+            try:
+                return self.catalog.load_table(name)
+            except NoSuchTableError:
+                raise exc from None
+        return self.catalog.load_table(name)
 
 
-def _write_parquet_files(table: Table, request: WriteRequest) -> tuple[list[str], pa.Schema]:
+def _load_catalog(name: str, props: dict[str, str]) -> Catalog:
+    """A SQL catalog creates its own tables on first use; N first runs at once race to do so, and the losers
+    see "table ... already exists": the tables are there, so load again."""
+    try:
+        return load_catalog(name, **props)
+    except Exception as exc:
+        if "already exists" not in str(exc):
+            raise
+        return load_catalog(name, **props)
+
+
+def _transaction_without_retries(table: Table) -> Any:
+    """A transaction whose commit fails at once on a concurrent update instead of rebasing inside pyiceberg
+    (`commit.retry.num-retries` read from a private view of the metadata; the table's own property, which other
+    engines honour, is left alone): dativo's own loop re-checks the fence before every rebase."""
+    view = Table(table._identifier,  # noqa: SLF001 - pyiceberg has no public constructor for a view
+                 table.metadata.model_copy(update={"properties": {**table.metadata.properties,
+                                                                  "commit.retry.num-retries": "0"}}),
+                 table.metadata_location, table.io, table.catalog)
+    return view.transaction()
+
+
+def _write_partitioned(table: Table, request: WriteRequest) -> _Staged:
+    """pyiceberg's partitioned writer, in chunks of PARTITIONED_CHUNK_ROWS rows (it needs a table per call),
+    all chunks in one snapshot later. The schema is evolved in a scratch transaction to write with the field ids
+    the commit will assign."""
+    from pyiceberg.io.pyarrow import _dataframe_to_data_files
+
+    staged = _Staged()
+    scratch = table.transaction()
+    chunk: list[pa.RecordBatch] = []
+    rows = 0
+
+    def flush() -> None:
+        nonlocal chunk, rows
+        data = _concat(chunk, request.schema)
+        chunk, rows = [], 0
+        if data.num_rows == 0:
+            return
+        _evolve(scratch, data.schema)
+        staged.schema = data.schema if staged.schema is None or len(data.schema) >= len(staged.schema) \
+            else staged.schema
+        staged.data_files.extend(_dataframe_to_data_files(scratch.table_metadata, data, table.io))
+        staged.rows += data.num_rows
+
+    for batch in request.batches:
+        if batch.num_rows:
+            chunk.append(batch)
+            rows += batch.num_rows
+        if rows >= PARTITIONED_CHUNK_ROWS:
+            flush()
+    flush()
+    staged.field_ids = {f.name: f.field_id for f in scratch.table_metadata.schema().fields}
+    return staged
+
+def _write_parquet_files(table: Table, request: WriteRequest) -> tuple[list[str], pa.Schema, int]:
     """Stream the batches into uniquely named Parquet files under the table's data location (via table.io,
-    so a RecordingIO sees them for cleanup). Rolls to a new file every TARGET_FILE_BYTES and whenever the
-    batches' schema widens. Returns the files and the widest schema seen."""
+    so a RecordingIO journals them for cleanup). Rolls to a new file every TARGET_FILE_BYTES and whenever the
+    batches' schema widens. Returns the files, the widest schema seen and the row count."""
     codec = table.metadata.properties.get("write.parquet.compression-codec", "zstd")
     files: list[str] = []
     writer = sink = None
     schema = request.schema
+    rows = 0
     try:
         for batch in request.batches:
+            if batch.num_rows == 0:
+                continue
             if writer is None or sink.tell() >= TARGET_FILE_BYTES or batch.schema != writer.schema:
                 if writer is not None:
                     writer.close()
@@ -237,11 +355,12 @@ def _write_parquet_files(table: Table, request: WriteRequest) -> tuple[list[str]
                 writer = pq.ParquetWriter(sink, batch.schema, compression=codec)
                 schema = batch.schema if len(batch.schema) >= len(schema) else schema
             writer.write_batch(batch)
+            rows += batch.num_rows
     finally:
         if writer is not None:
             writer.close()
             sink.close()
-    return files, schema
+    return files, schema, rows
 
 
 def _concat(batches: list[pa.RecordBatch], schema: pa.Schema) -> pa.Table:

@@ -7,10 +7,15 @@ Layout of `<root>/<object>/`:
   _dativo/commits/<seq>.json     the commit log: files, row count and state of each run
 
 The commit point is the exclusive creation of the commit file: a hard link locally, a conditional PUT
-(`If-None-Match: *`) on S3. Either refuses to replace an existing entry, so a run that loses the race for a
-sequence number takes the next one and no commit is ever lost or overwritten. Files are moved into place
-afterwards (on S3: copied, then the staged copy deleted); a run that finds a committed entry whose files are
-still staged finishes the move (roll forward), and staging without a commit entry is deleted (roll back).
+(`If-None-Match: *`) on S3. Either refuses to replace an existing entry, and entries take gapless sequence
+numbers, so the commit is a compare-and-swap on the log: a run commits only if no entry of its own job was
+created after the one it read its state from. A run of another job in between is fine (the run takes the next
+number); an overlapping run of the same job that committed first makes this run fail as transient with nothing
+committed (ConcurrentRunError). Files are moved into place afterwards (on S3: copied, then the staged copy
+deleted); a run that finds a committed entry whose files are still staged finishes the move (roll forward), and
+staging without a commit entry is deleted (roll back). `mode: overwrite` records the files it replaces in its
+entry and deletes them before publishing its own, so a reader never sees old and new rows together (it may see
+neither for the instant between the two); a run with no rows and an unchanged state commits nothing.
 Locally an fcntl lock keeps one writer per dataset, so uncommitted staging is always debris. S3 has no lock
 across hosts: there, uncommitted staging is deleted only once its newest object is STAGING_GRACE_SECONDS old,
 so the files of a run still writing are never touched. State is read from the newest commit entry of the job.
@@ -32,7 +37,7 @@ from pyarrow.fs import FSSpecHandler, LocalFileSystem, PyFileSystem
 
 from ...config.paths import resolve_relative
 from ...config.targets import ParquetTarget as ParquetConfig
-from ..errors import CommitConflictError, ConfigurationError
+from ..errors import CommitConflictError, ConcurrentRunError, ConfigurationError
 from ..sources.base import State, Stream
 from ..storage import filesystem, mtime
 from .base import CommitInfo, Target, WriteRequest
@@ -55,6 +60,7 @@ class ParquetTarget(Target):
         self.local = isinstance(self.fs, FsspecLocalFileSystem)
         # Local files through Arrow's own filesystem (no Python calls from its threads), S3 through fsspec.
         self.arrow_fs = LocalFileSystem() if self.local else PyFileSystem(FSSpecHandler(self.fs))
+        self._read: dict[str, tuple[int, State | None]] = {}  # object -> (newest entry seen, job state): the fence
 
     def table_name(self, stream: Stream) -> str:
         return f"{self.location.rstrip('/')}/{stream.object}"
@@ -82,11 +88,15 @@ class ParquetTarget(Target):
     def read_state(self, stream: Stream) -> State | None:
         with self._locked(stream):
             self._recover(stream)
-        for path in reversed(self._commit_paths(stream)):  # newest first: usually one read
+        paths = self._commit_paths(stream)
+        state = None
+        for path in reversed(paths):  # newest first: usually one read
             entry = json.loads(self.fs.cat_file(path))
             if entry["job"] == self.job_key:
-                return entry["state"]
-        return None
+                state = entry["state"]
+                break
+        self._read[stream.object] = (max((_seq(p) for p in paths), default=0), state)
+        return state
 
     def _commit_paths(self, stream: Stream) -> list[str]:
         _, _, commits = self._dirs(stream)
@@ -108,7 +118,8 @@ class ParquetTarget(Target):
         committed = {e["run_id"]: e for e in (json.loads(self.fs.cat_file(p)) for p in self._commit_paths(stream))}
         for run_id, modified in newest.items():
             if run_id in committed:
-                self._publish(f"{staging}/{run_id}", base, committed[run_id]["files"])
+                entry = committed[run_id]
+                self._publish(f"{staging}/{run_id}", base, entry["files"], entry.get("replaces", []))
             elif self.local or time.time() - modified > STAGING_GRACE_SECONDS:
                 self._remove(f"{staging}/{run_id}")
 
@@ -144,9 +155,15 @@ class ParquetTarget(Target):
             if writer is not None:
                 writer.close()
                 writer = None
+            read_seq, read_state = self._read.get(stream.object, (0, None))
+            state = request.final_state()
+            if info.rows == 0 and json.dumps(state, sort_keys=True) == json.dumps(read_state, sort_keys=True):
+                self._remove(run_dir)
+                return info  # nothing new: no commit entry
+            replaces = self._live_files(base) if self.config.mode == "overwrite" else []
             entry = {"run_id": request.run_id, "job": self.job_key, "files": files, "rows": info.rows,
-                     "state": request.final_state()}
-            self._commit(stream, json.dumps(entry).encode())
+                     "state": state, "mode": self.config.mode, "replaces": replaces}
+            self._commit(stream, read_seq, json.dumps(entry).encode())
         except BaseException:
             # Best effort (the original error is the one to report); what stays behind, recovery deletes.
             if writer is not None:
@@ -155,16 +172,33 @@ class ParquetTarget(Target):
             with contextlib.suppress(Exception):
                 self._remove(run_dir)
             raise
-        self._publish(run_dir, base, files)
+        self._publish(run_dir, base, files, replaces)
         info.files = len(files)
         info.bytes = sum(self.fs.size(f"{base}/{name}") for name in files)
         return info
 
-    def _commit(self, stream: Stream, data: bytes) -> None:
-        """Create the next commit entry; if another run took that number first, retry with the one after."""
+    def _live_files(self, base: str) -> list[str]:
+        """The published data files an overwrite replaces (names relative to the dataset)."""
+        self.fs.invalidate_cache(base)
+        try:
+            return sorted(p.rsplit("/", 1)[-1] for p in self.fs.ls(base, detail=False) if p.endswith(".parquet"))
+        except FileNotFoundError:
+            return []
+
+    def _commit(self, stream: Stream, read_seq: int, data: bytes) -> None:
+        """Compare-and-swap on the commit log: fail if this job committed after `read_seq`, else create the
+        next entry; if another run took that number first, look again."""
         commits = self._dirs(stream)[2]
         for _ in range(COMMIT_ATTEMPTS):
-            seq = max((_seq(p) for p in self._commit_paths(stream)), default=0) + 1
+            paths = self._commit_paths(stream)
+            for path in paths:
+                seq = _seq(path)
+                if seq is not None and seq > read_seq and json.loads(self.fs.cat_file(path))["job"] == self.job_key:
+                    raise ConcurrentRunError(
+                        f"{commits}: another run of job {self.job_key} committed (entry {seq}) after this run read "
+                        f"its state; nothing of this run was committed",
+                        hint="runs of one job overlapped; the retry continues from the new state")
+            seq = max((_seq(p) for p in paths), default=0) + 1
             try:
                 self._create(f"{commits}/{seq:012d}.json", data)
                 return
@@ -187,8 +221,12 @@ class ParquetTarget(Target):
         finally:
             os.unlink(tmp)
 
-    def _publish(self, run_dir: str, base: str, files: list[str]) -> None:
-        """Move staged files to their final names; idempotent, so recovery can finish an interrupted move."""
+    def _publish(self, run_dir: str, base: str, files: list[str], replaces: list[str] = ()) -> None:
+        """Delete what an overwrite replaces, then move staged files to their final names; idempotent, so
+        recovery can finish an interrupted publish."""
+        for name in replaces:
+            with contextlib.suppress(FileNotFoundError):
+                self.fs.rm(f"{base}/{name}")
         for name in files:
             with contextlib.suppress(FileNotFoundError):  # moved already
                 self.fs.mv(f"{run_dir}/{name}", f"{base}/{name}")

@@ -1,0 +1,93 @@
+"""Where a job's incremental state lives in an Iceberg table, and how a commit is fenced against it.
+
+The state is a table property, one per job: `dativo.state.<tenant>/<job>` = `{"run_id": ..., "state": ...}`.
+It is set in the same metadata commit as the run's snapshot, so data and state still land together, and unlike
+a snapshot summary it survives `expire_snapshots`, compaction and any other writer's commits.
+
+The property's `run_id` is the fence token: a run may commit only while the token is the one it read. Every
+dativo commit of a job also adds a snapshot to `main`, so a commit of the same job since the read always moves
+`main`, which fails the optimistic commit; the retry loop then re-reads the token and gives up (another run of
+the job committed) or rebases (another job or engine committed).
+
+Tables written before this layout keep the state only in snapshot summaries (`dativo.job`, `dativo.state`);
+`read` falls back to them, and the next commit writes the property (migration, losing nothing).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from pyiceberg.table import Table
+from pyiceberg.table.metadata import TableMetadata
+from pyiceberg.table.snapshots import ancestors_of
+
+from ..sources.base import State
+from .base import STATE_JOB_KEY, STATE_KEY
+
+PROPERTY_PREFIX = "dativo.state."
+
+
+def property_key(job_key: str) -> str:
+    return f"{PROPERTY_PREFIX}{job_key}"
+
+
+@dataclass(frozen=True)
+class CommittedState:
+    """A job's committed state as read from table metadata. `token` is the run id of the commit that set the
+    property (None when the property is absent: a fresh job or a table of the summary-only layout)."""
+
+    state: State | None
+    token: str | None
+    legacy: bool = False  # found only in a snapshot summary: the next commit must write the property
+
+    def property_value(self, run_id: str, state: State | None) -> str:
+        return json.dumps({"run_id": run_id, "state": state}, sort_keys=True, separators=(",", ":"))
+
+
+def read(metadata: TableMetadata, job_key: str) -> CommittedState:
+    raw = metadata.properties.get(property_key(job_key))
+    if raw is not None:
+        value = json.loads(raw)
+        return CommittedState(value.get("state"), value.get("run_id"))
+    legacy = _from_summaries(metadata, job_key)
+    if legacy is not None:
+        return CommittedState(legacy, None, legacy=True)
+    return CommittedState(None, None)
+
+
+def token(metadata: TableMetadata, job_key: str) -> str | None:
+    """The fence token now in `metadata` (the run id of the job's last commit, if it wrote the property)."""
+    raw = metadata.properties.get(property_key(job_key))
+    return json.loads(raw).get("run_id") if raw is not None else None
+
+
+def jobs_with_summary_state(table: Table) -> dict[str, State | None]:
+    """Per job, the newest state kept only in snapshot summaries of `table` (what maintenance must migrate to
+    properties before it expires those snapshots)."""
+    found: dict[str, State | None] = {}
+    for snapshot in sorted(table.metadata.snapshots, key=lambda s: s.timestamp_ms, reverse=True):
+        summary = snapshot.summary
+        job = summary[STATE_JOB_KEY] if summary is not None else None
+        if job and job not in found and property_key(job) not in table.metadata.properties:
+            raw = summary[STATE_KEY]
+            found[job] = json.loads(raw) if raw else None
+    return found
+
+
+def _from_summaries(metadata: TableMetadata, job_key: str) -> State | None:
+    """The newest snapshot of the main branch written by this job carries its state (the older layout)."""
+    current = metadata.current_snapshot()
+    if current is None:
+        return None
+    for snapshot in ancestors_of(current, metadata):
+        summary = snapshot.summary
+        if summary is not None and summary[STATE_JOB_KEY] == job_key:
+            raw = summary[STATE_KEY]
+            return json.loads(raw) if raw else None
+    return None
+
+
+def same_state(a: Any, b: Any) -> bool:
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
