@@ -38,7 +38,7 @@ from . import iceberg_state
 from .base import RUN_ID_KEY, STATE_JOB_KEY, CommitInfo, Target, WriteRequest
 from .iceberg_journal import Journal, sweep
 from .iceberg_maintenance import referenced_files
-from .iceberg_state import CommittedState, property_key
+from .iceberg_state import CommittedState, property_key, transaction_without_retries
 
 log = logging.getLogger(__name__)
 PARTITIONED_CHUNK_ROWS = 500_000  # pyiceberg's partitioned writer takes a table: chunks of this many rows
@@ -165,9 +165,8 @@ class IcebergTarget(Target):
         props = {STATE_JOB_KEY: self.job_key, RUN_ID_KEY: request.run_id}
         state_property = {property_key(self.job_key): read.property_value(request.run_id, state)}
         for attempt in range(self.config.commit_retries + 1):
-            if attempt:
-                table = self.catalog.load_table(name)
-                table.io = recorder
+            table = self.catalog.load_table(name)  # the run may have read for hours: commit onto what is there now
+            table.io = recorder
             committed_by = iceberg_state.token(table.metadata, self.job_key)
             if committed_by != read.token:
                 raise ConcurrentRunError(
@@ -176,11 +175,17 @@ class IcebergTarget(Target):
                     hint="runs of one job overlapped (a retry beside a lost first try, a manual run during a "
                          "scheduled one, a job moved between orchestrators); the retry continues from the new state")
             first_new_file = len(recorder.journal.files)
-            tx = _transaction_without_retries(table)
-            self._apply(tx, table, request, staged)
-            tx.set_properties(state_property)
             try:
+                tx = transaction_without_retries(table)
+                self._apply(tx, table, request, staged)
+                tx.set_properties(state_property)
                 committed = tx.commit_transaction()
+            except FileNotFoundError as exc:  # maintenance expired the version we built on and removed its files
+                if self.catalog.load_table(name).metadata_location == table.metadata_location:
+                    raise
+                log.info("table %s changed while this run built its commit (%s); reloading", name, exc)
+                recorder.journal.roll_back_files(first_new_file)
+                continue
             except CommitFailedException as exc:  # another writer moved the table: re-check the fence, rebase
                 log.info("commit to %s lost a race (%s); reloading (attempt %d)", name, exc, attempt + 1)
                 recorder.journal.roll_back_files(first_new_file)  # this attempt's manifests
@@ -287,17 +292,6 @@ def _load_catalog(name: str, props: dict[str, str]) -> Catalog:
         if "already exists" not in str(exc):
             raise
         return load_catalog(name, **props)
-
-
-def _transaction_without_retries(table: Table) -> Any:
-    """A transaction whose commit fails at once on a concurrent update instead of rebasing inside pyiceberg
-    (`commit.retry.num-retries` read from a private view of the metadata; the table's own property, which other
-    engines honour, is left alone): dativo's own loop re-checks the fence before every rebase."""
-    view = Table(table._identifier,  # noqa: SLF001 - pyiceberg has no public constructor for a view
-                 table.metadata.model_copy(update={"properties": {**table.metadata.properties,
-                                                                  "commit.retry.num-retries": "0"}}),
-                 table.metadata_location, table.io, table.catalog)
-    return view.transaction()
 
 
 def _write_partitioned(table: Table, request: WriteRequest) -> _Staged:

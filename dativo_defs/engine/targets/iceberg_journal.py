@@ -122,7 +122,12 @@ def sweep(io: FileIO, table: Table, own_run_id: str, grace_seconds: int,
         if found.run_id == own_run_id or not _dead(found, grace_seconds):
             continue
         if refs is None:
-            refs = referenced(table) if referenced is not None else set()
+            try:
+                table.refresh()  # what the table references now, not when this run loaded it
+                refs = referenced(table) if referenced is not None else set()
+            except Exception as exc:  # noqa: BLE001 - e.g. maintenance removed an expired manifest list meanwhile
+                log.warning("could not list the files %s references (%s); sweeping later", table.name(), exc)
+                return removed
         deleted = [path for path in found.files if path not in refs]
         outcomes = [_delete_quietly(io, path) for path in deleted]
         if "failed" not in outcomes:

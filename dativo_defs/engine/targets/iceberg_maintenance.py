@@ -24,7 +24,7 @@ from pyiceberg.table.update import AssertRefSnapshotId
 
 from .base import RUN_ID_KEY, STATE_JOB_KEY
 from .iceberg_journal import JOURNAL_DIR, _dead, _delete_quietly, _journals, _list
-from .iceberg_state import jobs_with_summary_state, property_key
+from .iceberg_state import CommittedState, jobs_with_summary_state, property_key, transaction_without_retries
 
 log = logging.getLogger(__name__)
 MAINTAIN_JOB = "dativo/maintain"  # the dativo.job of compaction snapshots
@@ -69,8 +69,6 @@ def migrate_states(table: Table, attempts: int = 5) -> int:
         pending = jobs_with_summary_state(table)
         if not pending:
             return 0
-        from .iceberg_state import CommittedState
-
         tx = table.transaction()
         current = table.current_snapshot()
         tx._stage((), (AssertRefSnapshotId(ref="main", snapshot_id=current.snapshot_id if current else None),))
@@ -101,62 +99,84 @@ def expire_snapshots(table: Table, older_than: timedelta, retain_last: int) -> i
 
 def remove_orphans(table: Table, grace: timedelta) -> int:
     """Delete files under the table location that the metadata does not reference, older than `grace`, not
-    named by the journal of a run that may still be alive."""
-    table.refresh()
+    named by the journal of a run that may still be alive.
+
+    The order matters beside running jobs: list the files, then read the journals, then reload the metadata. A
+    listed file was journaled before it was created; if its run commits before the reload, the reload
+    references it, and if later, its journal (removed only after the commit) protected it."""
+    started = time.time()
     location = table.location().rstrip("/")
+    listed = _list(table.io, location, recursive=True)
     protected: set[str] = set()
     for found in _journals(table.io, location):
         if not _dead(found, int(grace.total_seconds())):
             protected.update(found.files)
+    table.refresh()
     refs = referenced_files(table)
-    cutoff = time.time() - grace.total_seconds()
+    cutoff = min(started, time.time() - grace.total_seconds())
     removed = 0
-    for path, modified in _list(table.io, location, recursive=True):
+    for path, modified in listed:
         if f"/{JOURNAL_DIR}/" in path or path in refs or path in protected or modified > cutoff:
             continue
-        if path.endswith(".metadata.json") or "/metadata/" in path and path.endswith(".metadata.json.gz"):
-            continue  # older metadata files belong to the catalog's history; never ours to drop
+        if path.endswith((".metadata.json", ".metadata.json.gz")):
+            continue  # metadata files are the catalog's history; never ours to drop
         if _delete_quietly(table.io, path) == "deleted":
             removed += 1
     return removed
 
 
-def compact(table: Table, small_file_bytes: int, target_file_bytes: int) -> tuple[int, int]:
+def compact(table: Table, small_file_bytes: int, target_file_bytes: int, attempts: int = 5) -> tuple[int, int]:
     """Rewrite the data files smaller than `small_file_bytes` of an unpartitioned table without delete files
-    into files of up to `target_file_bytes`, in one replace commit. Returns (files replaced, files written)."""
+    into files of up to `target_file_bytes`, in one replace commit. The new files are written once; when a job
+    commits meanwhile, the replace is rebuilt on the new table version as long as every file it replaces is
+    still live (a job's append never conflicts with it). Returns (files replaced, files written)."""
+    import pyarrow.parquet as pq
     from pyiceberg.io.pyarrow import _dataframe_to_data_files
 
     table.refresh()
-    snapshot = table.current_snapshot()
-    if snapshot is None or not table.spec().is_unpartitioned():
-        return 0, 0
-    small = []
-    for manifest in snapshot.manifests(table.io):
-        if manifest.content.value != 0:  # delete files present: leave compaction to an engine that applies them
-            return 0, 0
-        for entry in manifest.fetch_manifest_entry(table.io):
-            if entry.data_file.file_size_in_bytes < small_file_bytes:
-                small.append(entry.data_file)
+    small = _small_files(table, small_file_bytes)
     if len(small) < 2:
         return 0, 0
     small = small[: max(2, _fit(small, target_file_bytes))]
-    import pyarrow.parquet as pq
-
     pieces = []
     for data_file in small:
         with table.io.new_input(data_file.file_path).open() as stream:
             pieces.append(pq.read_table(stream))
     merged = _project(pieces, table.schema().as_arrow())
-    tx = table.transaction()
-    with tx.update_snapshot(snapshot_properties={STATE_JOB_KEY: MAINTAIN_JOB, RUN_ID_KEY: str(uuid.uuid4())}
-                            ).overwrite() as rewrite:
-        for data_file in small:
-            rewrite.delete_data_file(data_file)
-        written = list(_dataframe_to_data_files(tx.table_metadata, merged, table.io))
-        for data_file in written:
-            rewrite.append_data_file(data_file)
-    tx.commit_transaction()
-    return len(small), len(written)
+    written = list(_dataframe_to_data_files(table.metadata, merged, table.io))
+    props = {STATE_JOB_KEY: MAINTAIN_JOB, RUN_ID_KEY: str(uuid.uuid4())}
+    for _ in range(attempts):
+        live = {f.file_path for f in _small_files(table, small_file_bytes)}
+        if not all(f.file_path in live for f in small) or not table.spec().is_unpartitioned():
+            break  # someone else rewrote them: ours are not needed
+        tx = transaction_without_retries(table)
+        with tx.update_snapshot(snapshot_properties=props).overwrite() as rewrite:
+            for data_file in small:
+                rewrite.delete_data_file(data_file)
+            for data_file in written:
+                rewrite.append_data_file(data_file)
+        try:
+            tx.commit_transaction()
+            return len(small), len(written)
+        except CommitFailedException:
+            table.refresh()
+    for data_file in written:
+        _delete_quietly(table.io, data_file.file_path)
+    return 0, 0
+
+
+def _small_files(table: Table, small_file_bytes: int) -> list:
+    snapshot = table.current_snapshot()
+    if snapshot is None or not table.spec().is_unpartitioned():
+        return []
+    small = []
+    for manifest in snapshot.manifests(table.io):
+        if manifest.content.value != 0:  # delete files present: leave compaction to an engine that applies them
+            return []
+        for entry in manifest.fetch_manifest_entry(table.io):
+            if entry.data_file.file_size_in_bytes < small_file_bytes:
+                small.append(entry.data_file)
+    return small
 
 
 def _fit(files: list, target_file_bytes: int) -> int:

@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from pyiceberg.table import Table
+from pyiceberg.table import Table, Transaction
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.snapshots import ancestors_of
 
@@ -91,3 +91,14 @@ def _from_summaries(metadata: TableMetadata, job_key: str) -> State | None:
 
 def same_state(a: Any, b: Any) -> bool:
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def transaction_without_retries(table: Table) -> Transaction:
+    """A transaction whose commit fails at once on a concurrent update instead of rebasing inside pyiceberg
+    (`commit.retry.num-retries` read from a private view of the metadata; the table's own property, which other
+    engines honour, is left alone): dativo's own loop re-checks the fence before every rebase."""
+    view = Table(table._identifier,  # noqa: SLF001 - pyiceberg has no public constructor for a view
+                 table.metadata.model_copy(update={"properties": {**table.metadata.properties,
+                                                                  "commit.retry.num-retries": "0"}}),
+                 table.metadata_location, table.io, table.catalog)
+    return view.transaction()

@@ -153,7 +153,7 @@ def test_a_taken_sequence_number_is_never_overwritten(job, dativo_home, s3, monk
 
 
 def test_a_committed_run_interrupted_before_publishing_is_rolled_forward(job, s3, monkeypatch):
-    def crash(self, run_dir, base, files):
+    def crash(self, run_dir, base, files, replaces=()):
         raise ConnectionResetError("lost the connection after the commit point")
 
     with monkeypatch.context() as patch:
