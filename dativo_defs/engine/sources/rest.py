@@ -194,6 +194,9 @@ class RestSource(Source):
             raise TransientError(f"{name}: cannot reach {_path(url, host=True)} after {self.retry.attempts} "
                                  f"attempts ({type(exc).__name__})") from None
         except ValueError as exc:  # body is not JSON, or the paginator cannot find its fields
+            if any(cls.__name__ == "JSONDecodeError" for cls in type(exc).__mro__):  # json's, simplejson's, requests'
+                raise TransientError(f"{name}: invalid JSON in a page from {path} ({redact(str(exc))[:200]})",
+                                     hint="the API sent a truncated or invalid body; the run is retried") from None
             raise PermanentError(f"{name}: unexpected response from {path}: {redact(str(exc))[:300]}",
                                  hint="check data_selector and paginator") from None
 
