@@ -21,7 +21,7 @@ from pyiceberg.catalog import load_catalog
 
 from tests.conftest import REPO, need_server
 
-BACKENDS = ("iceberg-sqlite", "iceberg-postgres", "parquet-local", "parquet-s3")
+BACKENDS = ("iceberg-sqlite", "iceberg-postgres", "iceberg-s3", "parquet-local", "parquet-s3")
 
 
 def write_rows(path: Path, ids: range) -> None:
@@ -71,6 +71,15 @@ def make_backend(kind: str, home: Path, request) -> Backend:
 
     boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing-key", aws_secret_access_key="testing-secret",
                  region_name="us-east-1").create_bucket(Bucket="lake")
+    storage = (f"storage: {{endpoint_url: '{endpoint}', region: us-east-1, access_key_id: {{env: S3_KEY}}, "
+               f"secret_access_key: {{env: S3_SECRET}}}}")
+    if kind == "iceberg-s3":  # a SQL catalog (SQLite file) with its warehouse on S3
+        uri = f"sqlite:///{home / 'catalog.db'}"
+        return Backend(kind, home, f"{{type: iceberg, orphan_grace_seconds: 0, catalog: {{type: sql, uri: '{uri}', "
+                                   f"warehouse: 's3://lake/warehouse'}}, {storage}}}",
+                       {"type": "sql", "uri": uri, "warehouse": "s3://lake/warehouse", "s3.endpoint": endpoint,
+                        "s3.region": "us-east-1", "s3.access-key-id": "testing-key",
+                        "s3.secret-access-key": "testing-secret"})
     return Backend(kind, home, f"{{type: parquet, path: 's3://lake', storage: {{endpoint_url: '{endpoint}', "
                                f"region: us-east-1, access_key_id: {{env: S3_KEY}}, secret_access_key: {{env: S3_SECRET}}}}}}",
                    s3_options={"key": "testing-key", "secret": "testing-secret",

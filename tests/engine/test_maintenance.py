@@ -15,7 +15,7 @@ import pytest
 
 from dativo_defs.config.loader import load_job
 from dativo_defs.engine.runner import run_job
-from dativo_defs.engine.targets.iceberg_journal import JOURNAL_DIR
+from dativo_defs.engine.targets.iceberg_journal import JOURNAL_DIR, _list
 from dativo_defs.engine.targets.iceberg_maintenance import referenced_files
 from tests.conftest import REPO
 from tests.engine.overlap_helpers import ids_of, job_file, make_backend, start_run, write_rows
@@ -101,16 +101,23 @@ def test_no_empty_snapshots_when_nothing_is_new(home_env, tmp_path):
     assert len(backend.catalog().load_table("t1.ids").metadata.snapshots) == snapshots
 
 
-def test_kill_after_commit_then_foreign_append_and_expiry_keeps_the_table_readable(home_env, tmp_path):
-    backend = home_env
+@pytest.mark.parametrize("kind", ["iceberg-sqlite", "iceberg-postgres", "iceberg-s3"])
+def test_kill_after_commit_then_foreign_append_and_expiry_keeps_the_table_readable(kind, tmp_path, request,
+                                                                                   monkeypatch):
+    backend = make_backend(kind, tmp_path / "home", request)
+    monkeypatch.setenv("DATIVO_HOME", str(backend.home))
     job = job_file(tmp_path, backend)
     write_rows(tmp_path / "data/ids-000.csv", range(0, 800))
     child = start_run(job, 0, backend.home, "die-after-commit")
     code, _ = child.result()
     assert code == -9, "the child should have been killed right after its commit"
     table = backend.catalog().load_table("t1.ids")
-    root = Path(table.location().removeprefix("file://"))
-    assert any((root / JOURNAL_DIR).iterdir()), "the killed run's journal should remain"
+    location = table.location().rstrip("/")
+
+    def journals() -> list[str]:
+        return [p for p, _ in _list(table.io, f"{location}/{JOURNAL_DIR}", recursive=True)]
+
+    assert journals(), "the killed run's journal should remain"
     table.append(_foreign_rows(range(70_000, 70_050)))  # another writer, then expiry: the run id is gone
     _expire_all_but_current(table)
 
@@ -119,10 +126,10 @@ def test_kill_after_commit_then_foreign_append_and_expiry_keeps_the_table_readab
     assert result.status.value == "success" and result.rows_written == 100, result.error
     table.refresh()
     assert ids_of(table.scan().to_arrow()) == list(range(900)) + list(range(70_000, 70_050))
-    referenced = {p.removeprefix("file://") for p in referenced_files(table)}
-    on_disk = {str(p) for p in root.rglob("*") if p.is_file() and JOURNAL_DIR not in str(p)}
-    assert {p for p in on_disk if p.endswith(".parquet")} <= referenced
-    assert not [p for p in (root / JOURNAL_DIR).rglob("*") if p.is_file()], "journals left behind"
+    referenced = referenced_files(table)
+    data_files = {p for p, _ in _list(table.io, f"{location}/data", recursive=True)}
+    assert data_files <= referenced, sorted(data_files - referenced)
+    assert not journals(), "journals left behind"
 
 
 @pytest.mark.parametrize("torn", [b"", b'{"run_id": "torn", "files": ["file:///x'])
