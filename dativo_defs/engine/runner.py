@@ -22,6 +22,7 @@ from .context import ObjectResult, RunContext, RunResult, RunStatus
 from .contracts import ContractChecker, normalize
 from .errors import classify, describe
 from .events import EventLog
+from .pipeline import read_ahead
 from .sources import load_source
 from .sources.base import CursorTracker, Source, Stream, cursor_of
 from .targets import load_target
@@ -98,7 +99,7 @@ def _run_stream(job: Job, source: Source, target: Target, stream: Stream, contex
         new_state["value"] = source.next_state(stream, state, tracker)
         return new_state["value"]
 
-    commit = target.write(WriteRequest(stream, schema, checked(), final_state, context.run_id))
+    commit = target.write(WriteRequest(stream, schema, read_ahead(checked()), final_state, context.run_id))
     outcome.snapshot_id, outcome.bytes_written, outcome.files_written = commit.snapshot_id, commit.bytes, commit.files
     outcome.cursor_after = cursor_of(new_state.get("value"))
     outcome.columns = [(f.name, str(f.type)) for f in widened[0]]

@@ -39,10 +39,11 @@ from .base import RUN_ID_KEY, STATE_JOB_KEY, CommitInfo, Target, WriteRequest
 from .iceberg_journal import Journal, sweep
 from .iceberg_maintenance import referenced_files
 from .iceberg_state import CommittedState, property_key, transaction_without_retries
+from .parquet_writer import ROW_GROUP_BYTES, ROW_GROUP_ROWS, RowGroupWriter
 
 log = logging.getLogger(__name__)
 PARTITIONED_CHUNK_ROWS = 500_000  # pyiceberg's partitioned writer takes a table: chunks of this many rows
-TARGET_FILE_BYTES = 256 * 1024 * 1024
+TARGET_FILE_BYTES = 512 * 1024 * 1024  # Iceberg's write.target-file-size-bytes default
 TRANSFORMS = {"identity": lambda w: IdentityTransform(), "year": lambda w: YearTransform(),
               "month": lambda w: MonthTransform(), "day": lambda w: DayTransform(), "hour": lambda w: HourTransform(),
               "bucket": lambda w: BucketTransform(w or 16), "truncate": lambda w: TruncateTransform(w or 8)}
@@ -331,24 +332,30 @@ def _write_parquet_files(table: Table, request: WriteRequest) -> tuple[list[str]
     """Stream the batches into uniquely named Parquet files under the table's data location (via table.io,
     so a RecordingIO journals them for cleanup). Rolls to a new file every TARGET_FILE_BYTES and whenever the
     batches' schema widens. Returns the files, the widest schema seen and the row count."""
-    codec = table.metadata.properties.get("write.parquet.compression-codec", "zstd")
+    properties = table.metadata.properties
+    codec = properties.get("write.parquet.compression-codec", "zstd")
+    group_bytes = int(properties.get("write.parquet.row-group-size-bytes", ROW_GROUP_BYTES))
+    group_rows = int(properties.get("write.parquet.row-group-limit", ROW_GROUP_ROWS))
+    target_bytes = int(properties.get("write.target-file-size-bytes", TARGET_FILE_BYTES))
     files: list[str] = []
-    writer = sink = None
+    writer: RowGroupWriter | None = None
+    sink = None
     schema = request.schema
     rows = 0
     try:
         for batch in request.batches:
             if batch.num_rows == 0:
                 continue
-            if writer is None or sink.tell() >= TARGET_FILE_BYTES or batch.schema != writer.schema:
+            if writer is None or sink.tell() >= target_bytes or batch.schema != writer.schema:
                 if writer is not None:
                     writer.close()
                     sink.close()
                 files.append(f"{table.location().rstrip('/')}/data/dativo-{request.run_id}-{len(files):05d}.parquet")
                 sink = table.io.new_output(files[-1]).create(overwrite=False)
-                writer = pq.ParquetWriter(sink, batch.schema, compression=codec)
+                writer = RowGroupWriter(sink, batch.schema, codec, row_group_bytes=group_bytes,
+                                        row_group_rows=group_rows)
                 schema = batch.schema if len(batch.schema) >= len(schema) else schema
-            writer.write_batch(batch)
+            writer.write(batch)
             rows += batch.num_rows
     finally:
         if writer is not None:

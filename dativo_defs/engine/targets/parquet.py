@@ -31,7 +31,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem as FsspecLocalFileSystem
 from pyarrow.fs import FSSpecHandler, LocalFileSystem, PyFileSystem
 
@@ -41,6 +40,7 @@ from ..errors import CommitConflictError, ConcurrentRunError, ConfigurationError
 from ..sources.base import State, Stream
 from ..storage import filesystem, mtime
 from .base import CommitInfo, Target, WriteRequest
+from .parquet_writer import RowGroupWriter
 
 FILE_ROWS = 1_000_000
 COMMIT_ATTEMPTS = 10  # sequence numbers tried before giving up (each loss means another run just committed)
@@ -137,7 +137,7 @@ class ParquetTarget(Target):
             os.makedirs(commits, exist_ok=True)
         info = CommitInfo(table=self.table_name(stream))
         files: list[str] = []
-        writer: pq.ParquetWriter | None = None
+        writer: RowGroupWriter | None = None
         writer_rows = 0
         try:
             for batch in request.batches:
@@ -146,10 +146,10 @@ class ParquetTarget(Target):
                         writer.close()
                     name = f"part-{request.run_id}-{len(files):05d}.parquet"
                     files.append(name)
-                    writer = pq.ParquetWriter(f"{run_dir}/{name}", batch.schema, filesystem=self.arrow_fs,
-                                              compression=self.config.compression)
+                    writer = RowGroupWriter(f"{run_dir}/{name}", batch.schema, self.config.compression,
+                                            filesystem=self.arrow_fs)
                     writer_rows = 0
-                writer.write_batch(batch)
+                writer.write(batch)
                 writer_rows += batch.num_rows
                 info.rows += batch.num_rows
             if writer is not None:
