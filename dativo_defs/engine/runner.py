@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from ..config.job import SchemaValidationMode
 from ..config.loader import Job
+from ..config.targets import WriteMode
 from ..config.paths import dativo_home
 from .context import ObjectResult, RunContext, RunResult, RunStatus
 from .contracts import ContractChecker, normalize
@@ -66,6 +67,8 @@ def _run_stream(job: Job, source: Source, target: Target, stream: Stream, contex
     started = time.monotonic()
     if not stream.primary_key and job.contract is not None and job.contract.primary_key:
         stream = replace(stream, primary_key=tuple(job.contract.primary_key))
+    if stream.primary_key and getattr(job.config.target, "mode", None) is WriteMode.MERGE:
+        stream = replace(stream, upsert=True)  # re-read rows are upserted: a lookback window never narrows
     state = target.read_state(stream)
     outcome = ObjectResult(object=stream.object, table=target.table_name(stream), cursor_before=cursor_of(state))
     checker = None

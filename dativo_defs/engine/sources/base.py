@@ -25,7 +25,8 @@ class Stream:
     object: str
     cursor_field: str | None = None
     primary_key: tuple[str, ...] = ()
-    lookback: Any = None
+    lookback: Any = None  # cursor units re-read behind the last cursor (sources/window.py)
+    upsert: bool = False  # the target merges rows by primary key (set by the runner from the target's mode)
 
 
 @dataclass
@@ -53,6 +54,16 @@ class Source(ABC):
     def __init__(self, config: Any, base_dir: Path):
         self.config = config
         self.base_dir = base_dir
+        self._windows: dict[str, Any] = {}  # object -> sources.window.Window of the current read
+
+    def window(self, stream: Stream, state: State | None, legacy_inclusive: bool = False) -> Any:
+        """The boundary/lookback window of a cursor read of `stream` (see sources/window.py)."""
+        from .window import Window
+
+        window = Window(str(stream.cursor_field), stream.lookback or 0, stream.primary_key, state,
+                        upsert=stream.upsert, legacy_inclusive=legacy_inclusive)
+        self._windows[stream.object] = window
+        return window
 
     @abstractmethod
     def streams(self) -> list[Stream]:
@@ -70,8 +81,9 @@ class Source(ABC):
         if not stream.cursor_field:
             return None
         if tracker.value is None:
-            return state  # nothing new: keep the previous cursor
-        return {"cursor": encode_cursor(tracker.value)}
+            return state  # nothing new: keep the previous state, so the target can skip the commit
+        window = self._windows.get(stream.object)
+        return window.next_state() if window is not None else {"cursor": encode_cursor(tracker.value)}
 
     def close(self) -> None:
         """Release connections. Called once after all streams."""

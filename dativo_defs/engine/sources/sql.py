@@ -27,7 +27,8 @@ from ...config.sources import IncrementalStrategy, SqlTable
 from ...config.sources import SqlSource as SqlConfig
 from ..errors import (AuthenticationError, ConfigurationError, DativoError, ErrorKind, PermanentError,
                       SourceNotFoundError, TransientError, classify)
-from .base import Source, State, Stream, cursor_of
+from .base import Source, State, Stream
+from .window import behind  # noqa: F401 - the lookback rule, re-exported for tests
 
 
 
@@ -80,13 +81,14 @@ class SqlSource(Source):
         inc = self.config.incremental
         by_cursor = inc is not None and inc.enabled and inc.strategy is IncrementalStrategy.CURSOR
         return [Stream(object=t.object_name, cursor_field=t.cursor_field or (inc.cursor_field if by_cursor else None),
-                       primary_key=tuple(t.primary_key), lookback=inc.lookback_seconds if inc else None)
+                       primary_key=tuple(t.primary_key), lookback=inc.window if inc else None)
                 for t in self.config.tables]
 
     def read(self, stream: Stream, state: State | None) -> Iterator[pa.RecordBatch]:
         table = self.config.tables[[s.object for s in self.streams()].index(stream.object)]
         what = f"table {table.name}" if table.name else f"query of {stream.object}"
-        sql, params = self._select(table, stream, cursor_of(state) if stream.cursor_field else None)
+        window = self.window(stream, state) if stream.cursor_field else None
+        sql, params = self._select(table, stream, window.lower_bound() if window else None)
         with self._translated(what):
             reader, done = getattr(self, self.dialect.execute)(sql, params)
             try:
@@ -95,7 +97,10 @@ class SqlSource(Source):
                                              hint=f"columns: {', '.join(reader.schema.names)}")
                 for batch in reader:
                     for start in range(0, batch.num_rows, self.config.batch_rows):
-                        yield batch.slice(start, self.config.batch_rows)
+                        part = batch.slice(start, self.config.batch_rows)
+                        part = window.admit(part) if window else part
+                        if part.num_rows:
+                            yield part
             finally:
                 done()
 
@@ -109,8 +114,9 @@ class SqlSource(Source):
 
     # --- SQL ---------------------------------------------------------------------------------------------------
 
-    def _select(self, table: SqlTable, stream: Stream, last: Any) -> tuple[str, tuple[Any, ...]]:
-        """SELECT of the table (or wrapped query), past `last` minus the lookback, ordered by the cursor."""
+    def _select(self, table: SqlTable, stream: Stream, bound: tuple[Any, bool] | None) -> tuple[str, tuple[Any, ...]]:
+        """SELECT of the table (or wrapped query), from the window's lower `bound` (value, inclusive) on, ordered
+        by the cursor."""
         if table.name is not None:
             sql = f"SELECT * FROM {quote_identifier(table.name, self.dialect.quote, qualified=True)}"
         else:
@@ -118,12 +124,12 @@ class SqlSource(Source):
         params: tuple[Any, ...] = ()
         if stream.cursor_field:
             column = quote_identifier(stream.cursor_field, self.dialect.quote)
-            if last is not None:
-                last = behind(last, stream.lookback or 0)
+            if bound is not None:
+                last, op = bound[0], ">=" if bound[1] else ">"
                 if self.dialect.literal is None:
-                    sql, params = f"{sql} WHERE {column} > ?", (_sqlite_value(last),)
+                    sql, params = f"{sql} WHERE {column} {op} ?", (_sqlite_value(last),)
                 else:
-                    sql = f"{sql} WHERE {column} > {getattr(self, self.dialect.literal)(last)}"
+                    sql = f"{sql} WHERE {column} {op} {getattr(self, self.dialect.literal)(last)}"
             sql = f"{sql} ORDER BY {column}"
         return sql, params
 
@@ -249,35 +255,6 @@ def dollar_quote(text: str) -> str:
     while f"${tag}" in text:
         tag += "_"
     return f"${tag}${text}${tag}$"
-
-
-def behind(value: Any, seconds: int) -> Any:
-    """The cursor moved back `seconds` to re-read late rows. Only time-valued cursors move (numbers are ids)."""
-    if not seconds:
-        return value
-    delta = dt.timedelta(seconds=seconds)
-    if isinstance(value, dt.datetime):
-        return value - delta
-    if isinstance(value, dt.date):
-        return (dt.datetime.combine(value, dt.time()) - delta).date()
-    return _shift_iso_text(value, delta) if isinstance(value, str) else value
-
-
-def _shift_iso_text(text: str, delta: dt.timedelta) -> str:
-    """Shift an ISO-8601 string, keeping its style (separator, precision, zone) so text comparison still holds."""
-    try:
-        shifted = dt.datetime.fromisoformat(text) - delta
-    except ValueError:
-        return text  # not a timestamp: leave it
-    if len(text) == 10:
-        return shifted.date().isoformat()
-    clock = re.match(r"\d\d:\d\d(:\d\d)?(?:\.(\d+))?", text[11:])
-    if clock is None:
-        return text
-    spec = ("minutes" if not clock.group(1) else "seconds" if not clock.group(2)
-            else "milliseconds" if len(clock.group(2)) == 3 else "microseconds")
-    out = shifted.isoformat(sep=text[10], timespec=spec)
-    return out.replace("+00:00", "Z") if text.endswith("Z") else out
 
 
 def _sqlite_value(value: Any) -> Any:
