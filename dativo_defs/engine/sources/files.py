@@ -54,6 +54,7 @@ class FileSource(Source):
         spec = self._spec(stream)
         pattern = resolve_relative(spec.path, self.base_dir)
         fs, root = filesystem(pattern, self.config.storage, self.base_dir)
+        fs.invalidate_cache()  # fsspec caches listings per filesystem instance: a long-lived process sees new files
         paths = sorted(fs.glob(root)) if globlib.has_magic(root) else ([root] if fs.exists(root) else [])
         if not paths and not globlib.has_magic(root):
             raise SourceNotFoundError(f"{stream.object}: file {pattern} does not exist",
