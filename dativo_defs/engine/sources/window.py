@@ -122,6 +122,10 @@ class Window:
         self.last = cursor_of(self.state)
         window = (self.state or {}).get("window")
         self.remembered = unpack(window["keys"]) if window else set()
+        if window and "after" in window:  # narrowed before: rows at or below are neither re-read nor remembered
+            self.cut = decode_cursor(window["after"])
+        elif not window and self.last is not None:  # a state from before windows: nothing is remembered up to it
+            self.cut = self.last
 
     def lower_bound(self) -> tuple[Any, bool] | None:
         """(value, inclusive) the read starts at; None: read everything."""
