@@ -27,6 +27,7 @@ from ...config.sources import IncrementalStrategy, SqlTable
 from ...config.sources import SqlSource as SqlConfig
 from ..errors import (AuthenticationError, ConfigurationError, DativoError, ErrorKind, PermanentError,
                       SourceNotFoundError, TransientError, classify)
+from . import sql_types
 from .base import Source, State, Stream
 from .window import behind  # noqa: F401 - the lookback rule, re-exported for tests
 
@@ -58,9 +59,12 @@ _DRIVER_ERRORS: tuple[tuple[re.Pattern[str], type[DativoError], str], ...] = tup
         (r"authentication failed|access denied|role .+ does not exist|no password supplied",
          AuthenticationError, "login refused by {database}"),
         (r"database .+ does not exist|unknown database", SourceNotFoundError, "{database} does not exist"),
-        (r"no such table|(relation|schema) .+ does not exist|table .+ doesn't exist",
+        (r"no such table|(relation|schema) .+ does not exist|table .+ doesn\\?'t exist",
          SourceNotFoundError, "{what} not found in {database}"),
         (r"no such column|column .+ does not exist|unknown column", ConfigurationError, "{what}: unknown column"),
+        (r"couldn't convert the value", ConfigurationError,
+         "{what}: the MySQL/MariaDB driver (connectorx) cannot hold a value (DECIMAL beyond 28 significant digits, "
+         "TIME outside 00:00:00-23:59:59.999999); select that column CAST(... AS CHAR) in a `query`"),
         (r"type mismatch", ConfigurationError, "{what}: a column's values change type (SQLite guesses types "
                                                "from the first rows; NULL-only leading rows read as integers)"),
     ))
@@ -76,6 +80,7 @@ class SqlSource(Source):
         self.dialect = DIALECTS[config.type]
         self._conn: Any = None  # ADBC connection; for MySQL a pymysql one (checks the login, escapes literals)
         self._cursors: set[Any] = set()  # open ADBC cursors: they must close before their connection
+        self._what = "query"  # the table or query being read, for messages
 
     def streams(self) -> list[Stream]:
         inc = self.config.incremental
@@ -87,6 +92,7 @@ class SqlSource(Source):
     def read(self, stream: Stream, state: State | None) -> Iterator[pa.RecordBatch]:
         table = self.config.tables[[s.object for s in self.streams()].index(stream.object)]
         what = f"table {table.name}" if table.name else f"query of {stream.object}"
+        self._what = what
         window = self.window(stream, state) if stream.cursor_field else None
         sql, params = self._select(table, stream, window.lower_bound() if window else None)
         with self._translated(what):
@@ -95,9 +101,10 @@ class SqlSource(Source):
                 if stream.cursor_field and stream.cursor_field not in reader.schema.names:
                     raise ConfigurationError(f"{what}: cursor column {stream.cursor_field!r} is not in its columns",
                                              hint=f"columns: {', '.join(reader.schema.names)}")
+                conversions = sql_types.plan(reader.schema, what)
                 for batch in reader:
                     for start in range(0, batch.num_rows, self.config.batch_rows):
-                        part = batch.slice(start, self.config.batch_rows)
+                        part = sql_types.apply(batch.slice(start, self.config.batch_rows), conversions)
                         part = window.admit(part) if window else part
                         if part.num_rows:
                             yield part
@@ -218,9 +225,23 @@ class SqlSource(Source):
     def _execute_connectorx(self, sql: str, params: tuple[Any, ...]) -> Any:
         import connectorx
 
-        self._connection()  # fail fast on login errors
+        self._check_mysql_decimals(sql)  # also fails fast on login errors
         reader = connectorx.read_sql(self._url(), sql, return_type="arrow_stream", batch_size=self.config.batch_rows)
         return reader, lambda: None
+
+    def _check_mysql_decimals(self, sql: str) -> None:
+        """connectorx reads every DECIMAL as decimal(38, 10), rounding digits past the 10th silently, and cannot
+        hold more than 28 digits: refuse such columns up front, naming them (the server describes the result)."""
+        with self._connection().cursor() as cursor:
+            cursor.execute(f"SELECT * FROM ({sql}) AS dativo_probe LIMIT 0")
+            for name, type_code, _, length, _, scale, _ in cursor.description or ():
+                precision = length - 1 - (1 if scale else 0)  # the length counts the sign and the decimal point
+                if type_code in (0, 246) and (scale > sql_types.MYSQL_DECIMAL_SCALE
+                                              or precision - scale > sql_types.MYSQL_DECIMAL_INTEGER_DIGITS):
+                    raise sql_types.cannot_land(
+                        self._what, name, f"DECIMAL({precision}, {scale}) (the MySQL driver holds at most "
+                        f"{sql_types.MYSQL_DECIMAL_INTEGER_DIGITS} integer and {sql_types.MYSQL_DECIMAL_SCALE} "
+                        "fractional digits)", f"CAST({name} AS CHAR)")
 
     @contextmanager
     def _translated(self, what: str) -> Iterator[None]:
@@ -229,7 +250,11 @@ class SqlSource(Source):
             yield
         except DativoError:
             raise
-        except Exception as exc:
+        except BaseException as exc:
+            if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+                raise  # KeyboardInterrupt, SystemExit
+            # connectorx panics (a BaseException) on values its Rust types cannot hold, e.g. DECIMAL beyond 28
+            # digits or TIME beyond 24 h
             message = _URL_PASSWORD.sub(r"\1***@", " ".join(str(exc).split()))
             context = {"what": what, "database": self._database_label()}
             for pattern, error, summary in _DRIVER_ERRORS:
