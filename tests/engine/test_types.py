@@ -222,3 +222,27 @@ def test_mariadb_decimals_the_driver_would_round_fail_naming_the_column(tmp_path
     result = run_job(load_job(_job(write, "mariadb", server.connection(), table="wide")))
     assert result.status is RunStatus.FAILED and result.error_kind == "permanent"
     assert "table wide: column 'amount' is DECIMAL(" in result.error and "cannot land exactly" in result.error
+
+
+def test_parquet_nanoseconds_land_when_exact_and_fail_naming_the_column_when_not(write, dativo_home):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = dativo_home.parent / "data"
+    data.mkdir(parents=True)
+    exact = pa.array([1_700_000_000_123_456_000, None], pa.timestamp("ns"))
+    pq.write_table(pa.table({"id": [1, 2], "at": exact}), data / "ok.parquet")
+    job = write("jobs/t10/ns.yaml", """
+        tenant_id: t10
+        source: {type: parquet, files: [{path: ../../data/ok.parquet, object: ns}]}
+        target: {type: iceberg}
+    """)
+    assert run_job(load_job(job)).status is RunStatus.SUCCESS
+    landed = read_iceberg(dativo_home, "t10.ns").sort_by("id").column("at").to_pylist()
+    assert landed == [datetime(2023, 11, 14, 22, 13, 20, 123456), None]
+    pq.write_table(pa.table({"id": [3], "at": pa.array([1_700_000_000_123_456_789], pa.timestamp("ns"))}),
+                   data / "ok.parquet")
+    result = run_job(load_job(job))
+    assert result.status is RunStatus.FAILED and result.error_kind == "permanent"
+    assert "column 'at' is timestamp[ns]" in result.error
+    assert read_iceberg(dativo_home, "t10.ns").num_rows == 2  # nothing truncated landed
