@@ -109,6 +109,10 @@ def _run_stream(job: Job, source: Source, target: Target, stream: Stream, contex
         outcome.violations, outcome.violation_samples = dict(checker.violations), checker.samples
         if checker.violations:
             events.emit("contract_violations", logging.WARNING, object=stream.object, violations=outcome.violations)
+    if (cut := source.narrowed(stream)) is not None:
+        events.emit("lookback_narrowed", logging.WARNING, object=stream.object, remembered_after=str(cut),
+                    hint="the lookback window holds more rows than the state remembers: rows committed late at or "
+                         "before this cursor value are not re-read; use target mode merge with a primary_key")
     events.emit("commit", object=stream.object, table=outcome.table, rows=outcome.rows_written,
                 bytes=outcome.bytes_written, files=outcome.files_written, snapshot_id=outcome.snapshot_id,
                 cursor_before=outcome.cursor_before, cursor_after=outcome.cursor_after,

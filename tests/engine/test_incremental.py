@@ -223,3 +223,20 @@ def test_rest_boundary_records_over_three_runs_in_append_mode(write, dativo_home
     finally:
         api.stop()
     assert landed_ids(dativo_home, "t10.things") == Counter(range(1, 8))
+
+
+def test_a_boundary_larger_than_the_state_bound_narrows_loudly_and_never_duplicates(write, dativo_home, caplog):
+    """10,005 rows share one cursor value (> MAX_REMEMBERED_ROWS): the state cannot key them all, so the next
+    read starts after that value — no duplicate, and a `lookback_narrowed` warning says what is not re-read."""
+    folder = dativo_home.parent / "jobs" / "t10"
+    folder.mkdir(parents=True, exist_ok=True)
+    db = SqliteBackend(folder)
+    db.insert(TABLE, [row(i, 50) for i in range(1, 10_006)])
+    job = sql_job(write, db, "wide", "{cursor_field: ts}")
+    with caplog.at_level("WARNING", logger="dativo"):
+        assert run(job).rows_written == 10_005
+    assert any('"event_type": "lookback_narrowed"' in r.getMessage() for r in caplog.records)
+    assert run(job).rows_written == 0
+    db.insert(TABLE, [row(20_000, 51)])
+    assert run(job).rows_written == 1
+    assert landed_ids(dativo_home) == Counter([*range(1, 10_006), 20_000])

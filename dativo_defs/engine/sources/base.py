@@ -76,6 +76,12 @@ class Source(ABC):
         Raise engine errors (errors.py) or let driver exceptions through; the runner classifies them.
         """
 
+    def narrowed(self, stream: Stream) -> Any:
+        """The cursor value at or below which this read's window stopped remembering rows (its lookback window
+        held more rows than the state keeps), else None."""
+        window = self._windows.get(stream.object)
+        return window.cut if window is not None and window.narrowed else None
+
     def next_state(self, stream: Stream, state: State | None, tracker: CursorTracker) -> State | None:
         """The state to commit with this run's data. Default: the cursor column's maximum seen so far."""
         if not stream.cursor_field:

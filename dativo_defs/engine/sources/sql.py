@@ -14,7 +14,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -96,6 +96,8 @@ class SqlSource(Source):
         window = self.window(stream, state) if stream.cursor_field else None
         sql, params = self._select(table, stream, window.lower_bound() if window else None)
         with self._translated(what):
+            if self.dialect is _MYSQL:
+                self._check_mysql_decimals(self._select(table, replace(stream, cursor_field=None), None)[0])
             reader, done = getattr(self, self.dialect.execute)(sql, params)
             try:
                 if stream.cursor_field and stream.cursor_field not in reader.schema.names:
@@ -225,7 +227,7 @@ class SqlSource(Source):
     def _execute_connectorx(self, sql: str, params: tuple[Any, ...]) -> Any:
         import connectorx
 
-        self._check_mysql_decimals(sql)  # also fails fast on login errors
+        self._connection()  # fail fast on login errors
         reader = connectorx.read_sql(self._url(), sql, return_type="arrow_stream", batch_size=self.config.batch_rows)
         return reader, lambda: None
 
