@@ -80,7 +80,7 @@ class SqlSource(Source):
         self.dialect = DIALECTS[config.type]
         self._conn: Any = None  # ADBC connection; for MySQL a pymysql one (checks the login, escapes literals)
         self._cursors: set[Any] = set()  # open ADBC cursors: they must close before their connection
-        self._what = "query"  # the table or query being read, for messages
+        self._what, self._table = "query", None  # the table or query being read, for messages
 
     def streams(self) -> list[Stream]:
         inc = self.config.incremental
@@ -92,7 +92,7 @@ class SqlSource(Source):
     def read(self, stream: Stream, state: State | None) -> Iterator[pa.RecordBatch]:
         table = self.config.tables[[s.object for s in self.streams()].index(stream.object)]
         what = f"table {table.name}" if table.name else f"query of {stream.object}"
-        self._what = what
+        self._what, self._table = what, table.name
         window = self.window(stream, state) if stream.cursor_field else None
         sql, params = self._select(table, stream, window.lower_bound() if window else None)
         with self._translated(what):
@@ -245,6 +245,31 @@ class SqlSource(Source):
                         f"{sql_types.MYSQL_DECIMAL_INTEGER_DIGITS} integer and {sql_types.MYSQL_DECIMAL_SCALE} "
                         "fractional digits)", f"CAST({name} AS CHAR)")
 
+    def _nearest_table(self) -> str | None:
+        """Names the existing table closest to the missing one (for the error's hint)."""
+        import difflib
+
+        listing = {
+            "sqlite": "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')",
+            "postgres": "SELECT CASE WHEN table_schema = current_schema() THEN table_name ELSE table_schema || '.' "
+                        "|| table_name END FROM information_schema.tables WHERE table_schema NOT IN "
+                        "('pg_catalog', 'information_schema')",
+            "mysql": "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()",
+        }[self.dialect.scheme if self.dialect.scheme != "postgresql" else "postgres"]
+        try:
+            cursor = self._connection().cursor()
+            try:
+                cursor.execute(listing)
+                names = [str(row[0]) for row in cursor.fetchall()]
+            finally:
+                cursor.close()
+        except Exception:  # noqa: BLE001 - a hint is optional; the error itself is what matters
+            return None
+        close = difflib.get_close_matches(str(self._table), names, n=3, cutoff=0.5)
+        if close:
+            return f"nearest existing table(s): {', '.join(close)}"
+        return f"existing tables: {', '.join(sorted(names)[:20])}" if names else "the database has no tables"
+
     @contextmanager
     def _translated(self, what: str) -> Iterator[None]:
         """Driver exceptions -> engine errors naming the table and database, with credentials scrubbed."""
@@ -261,7 +286,8 @@ class SqlSource(Source):
             context = {"what": what, "database": self._database_label()}
             for pattern, error, summary in _DRIVER_ERRORS:
                 if pattern.search(message):
-                    raise error(f"{summary.format(**context)}: {message}") from None
+                    hint = self._nearest_table() if "{what} not found" in summary and self._table else None
+                    raise error(f"{summary.format(**context)}: {message}", hint=hint) from None
             error = TransientError if classify(exc) is ErrorKind.TRANSIENT else PermanentError
             raise error(f"{what} ({context['database']}): {type(exc).__name__}: {message}") from None
 

@@ -271,6 +271,9 @@ def test_missing_table_names_table_and_database(backend: Backend) -> None:
     with pytest.raises(SourceNotFoundError) as caught:
         read_all(backend.source(tables=[{"name": "no_such_table"}]))
     assert "no_such_table" in str(caught.value)
+    with pytest.raises(SourceNotFoundError) as typo:
+        read_all(backend.source(tables=[{"name": "ordrs"}]))
+    assert typo.value.hint == "nearest existing table(s): orders"
     assert str(getattr(backend, "database", "shop.db")) in str(caught.value)
     assert classify(caught.value) is ErrorKind.PERMANENT
 
