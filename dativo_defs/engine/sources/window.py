@@ -37,6 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ...config.sources import MAX_REMEMBERED_ROWS
+from ..errors import ConfigurationError
 from .base import State, cursor_of, decode_cursor, encode_cursor
 
 
@@ -170,6 +171,9 @@ class Window:
         if not indices:
             return batch
         columns = list(self.primary_key) + [self.cursor_field] if self.primary_key else batch.schema.names
+        if missing := [c for c in columns if c not in batch.schema.names]:
+            raise ConfigurationError(f"primary key column(s) {', '.join(map(repr, missing))} not in the data",
+                                     hint=f"columns: {', '.join(batch.schema.names)}")
         taken = pa.array(indices)
         rows = batch.take(taken).select(columns).to_pylist()
         remember_flags = pc.fill_null(remember, False).take(taken).to_pylist()
