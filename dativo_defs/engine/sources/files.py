@@ -49,7 +49,7 @@ class FileSource(Source):
     def _spec(self, stream: Stream) -> Any:
         return self.config.files[self.config.objects().index(stream.object)]
 
-    def _matching_files(self, stream: Stream, state: State | None) -> tuple[fsspec.AbstractFileSystem, list[ListedFile]]:
+    def _matching_files(self, stream: Stream, state: State | None = None) -> tuple[fsspec.AbstractFileSystem, list[ListedFile]]:
         """(filesystem, files) sorted by mtime then path. No match is an error unless the file sets `allow_empty`."""
         spec = self._spec(stream)
         pattern = resolve_relative(spec.path, self.base_dir)

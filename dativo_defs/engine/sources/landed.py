@@ -18,16 +18,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ...config.sources import MAX_LANDED_FILES
 from .base import State
 from .window import pack, unpack
 
 
-@dataclass(frozen=True)
-class ListedFile:
+class ListedFile(NamedTuple):
     path: str
     mtime: float
     identity: int
