@@ -23,10 +23,11 @@ def job_warnings(job: Job) -> list[str]:
                 out.append(f"{job.file}: source.files[{number}].path {spec.path!r} matches no file now (a run "
                            "fails until it does; set `allow_empty: true` if an empty folder is normal)")
     incremental: Incremental | None = getattr(source, "incremental", None)
-    if incremental is not None and incremental.enabled and incremental.window \
-            and getattr(target, "mode", WriteMode.APPEND) is not WriteMode.MERGE:
+    mode = getattr(target, "mode", WriteMode.APPEND)
+    mode = getattr(mode, "value", mode)
+    if incremental is not None and incremental.enabled and incremental.window and mode != WriteMode.MERGE.value:
         out.append(f"{job.file}: source.incremental.lookback {incremental.window:g} with target mode "
-                   f"{getattr(target, 'mode', WriteMode.APPEND).value}: re-read rows are recognised only while the "
+                   f"{mode}: re-read rows are recognised only while the "
                    f"window holds at most {MAX_REMEMBERED_ROWS:,} rows; beyond that the window narrows and rows "
                    "committed later than it are not read. For an exact re-read of any size use target `mode: "
                    "merge` with a `primary_key`.")

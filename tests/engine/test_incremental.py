@@ -152,6 +152,8 @@ def test_s3_files_land_once_by_etag(write, dativo_home, s3_endpoint):
     fs.put(str(local / "b.csv"), "landing/in/b.csv")
     assert run(job).rows_written == 100
     assert run(job).rows_written == 0
+    fs.put(str(local / "a.csv"), "landing/in/a.csv")  # re-uploaded unchanged (a sync tool): newer mtime, same ETag
+    assert run(job).rows_written == 0
     assert landed_ids(dativo_home, "t10.events") == Counter(range(1, 401))
 
 
