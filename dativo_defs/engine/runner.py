@@ -77,7 +77,8 @@ def _run_stream(job: Job, source: Source, target: Target, stream: Stream, contex
     tracker = CursorTracker(stream.cursor_field)
     first, batches = _peek(source.read(stream, state))
     if first is None:
-        events.emit("no_new_data", object=stream.object, cursor=outcome.cursor_before)
+        events.emit("no_new_data", object=stream.object, cursor=outcome.cursor_before,
+                    rows_already_landed=source.already_landed(stream))
         outcome.cursor_after = outcome.cursor_before
         return outcome
     schema = _output_schema(first, checker)
@@ -116,6 +117,7 @@ def _run_stream(job: Job, source: Source, target: Target, stream: Stream, contex
     events.emit("commit", object=stream.object, table=outcome.table, rows=outcome.rows_written,
                 bytes=outcome.bytes_written, files=outcome.files_written, snapshot_id=outcome.snapshot_id,
                 cursor_before=outcome.cursor_before, cursor_after=outcome.cursor_after,
+                rows_already_landed=source.already_landed(stream),
                 orphans_removed=commit.orphans_removed, duration_seconds=round(time.monotonic() - started, 3))
     return outcome
 

@@ -57,7 +57,7 @@ def run(job_file: Path) -> Any:
     return result
 
 
-def test_equal_cursor_rows_inserted_between_runs_land_once(db, write, dativo_home):
+def test_equal_cursor_rows_inserted_between_runs_land_once(db, write, dativo_home, caplog):
     """`cursor >= last`, and the rows already landed at the boundary dropped by their row hash (no primary key)."""
     db.insert(TABLE, [row(i, i) for i in range(1, 6)] + [row(i, 100) for i in range(6, 11)])
     job = sql_job(write, db, "boundary", "{cursor_field: ts}")
@@ -66,6 +66,8 @@ def test_equal_cursor_rows_inserted_between_runs_land_once(db, write, dativo_hom
     assert run(job).rows_written == 5
     for _ in range(2):  # no source change: nothing appended
         assert run(job).rows_written == 0
+    quiet = [r.getMessage() for r in caplog.records if '"event_type": "no_new_data"' in r.getMessage()]
+    assert quiet and '"rows_already_landed": 10' in quiet[-1]  # the 10 rows at ts 100 were re-read and dropped
     db.insert(TABLE, [row(16, 101)])
     assert run(job).rows_written == 1
     assert landed_ids(dativo_home) == Counter(range(1, 17))

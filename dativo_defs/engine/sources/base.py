@@ -76,6 +76,11 @@ class Source(ABC):
         Raise engine errors (errors.py) or let driver exceptions through; the runner classifies them.
         """
 
+    def already_landed(self, stream: Stream) -> int:
+        """Rows this read re-read and dropped because they had landed before (boundary / lookback window)."""
+        window = self._windows.get(stream.object)
+        return window.dropped if window is not None else 0
+
     def narrowed(self, stream: Stream) -> Any:
         """The cursor value at or below which this read's window stopped remembering rows (its lookback window
         held more rows than the state keeps), else None."""
