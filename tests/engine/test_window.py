@@ -100,3 +100,49 @@ def test_nothing_new_keeps_the_state_unchanged():
 def test_a_state_without_window_continues_without_duplicates(plan):
     _, landed, _, _ = simulate(plan, limit=10_000, primary_key=True, migrate=True)
     assert max(Counter(r["id"] for r in landed).values(), default=1) == 1
+
+
+# --- landed files (sources/landed.py) ------------------------------------------------------------------------
+
+files_plan = st.lists(st.lists(st.tuples(st.integers(0, 30), st.booleans()), max_size=5), min_size=1, max_size=8)
+
+
+def simulate_files(plan, limit: int):
+    """Each run: new files arrive (mtime anywhere, old ones included), some earlier files are deleted."""
+    from dativo_defs.engine.sources.landed import LandedFiles, ListedFile
+
+    present: dict[str, float] = {}
+    landed: list[str] = []
+    state = None
+    number = 0
+    for arrivals in plan:
+        for mtime, delete_oldest in arrivals:
+            present[f"f{number}"] = float(mtime)
+            number += 1
+            if delete_oldest and len(present) > 1:
+                present.pop(min(present, key=lambda p: (present[p], p)))
+        listing = [ListedFile(p, m, hash((p, m)) & (2**64 - 1)) for p, m in present.items()]
+        landed_files = LandedFiles(state, limit=limit)
+        read = [f for f in listing if not landed_files.is_landed(f)]
+        if read:
+            landed.extend(f.path for f in read)
+            state = json.loads(json.dumps(landed_files.next_state(listing, read)))
+    return present, landed, state
+
+
+@seed(SEED)
+@settings(max_examples=150, deadline=None, print_blob=True)
+@given(plan=files_plan)
+def test_every_file_lands_once_whatever_its_mtime(plan):
+    present, landed, _ = simulate_files(plan, limit=10_000)
+    assert max(Counter(landed).values(), default=1) == 1
+    assert set(present) <= set(landed)  # late files with old mtimes included
+
+
+@seed(SEED)
+@settings(max_examples=150, deadline=None, print_blob=True)
+@given(plan=files_plan)
+def test_a_tiny_file_bound_folds_into_a_floor_and_never_duplicates(plan):
+    _, landed, state = simulate_files(plan, limit=2)
+    assert max(Counter(landed).values(), default=1) == 1
+    assert state is None or len(state["files"]["landed"]) <= 2 * 12
