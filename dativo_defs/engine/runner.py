@@ -17,8 +17,8 @@ import pyarrow as pa
 
 from ..config.job import SchemaValidationMode
 from ..config.loader import Job
-from ..config.targets import WriteMode
 from ..config.paths import dativo_home
+from ..config.targets import WriteMode
 from .context import ObjectResult, RunContext, RunResult, RunStatus
 from .contracts import ContractChecker, normalize
 from .errors import classify, describe

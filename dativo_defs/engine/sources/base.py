@@ -54,7 +54,12 @@ class Source(ABC):
     def __init__(self, config: Any, base_dir: Path):
         self.config = config
         self.base_dir = base_dir
-        self._windows: dict[str, Any] = {}  # object -> sources.window.Window of the current read
+
+    @property
+    def _windows(self) -> dict[str, Any]:
+        """object -> sources.window.Window of the current read (kept even when a custom reader's __init__ does
+        not call this one's)."""
+        return self.__dict__.setdefault("_dativo_windows", {})
 
     def window(self, stream: Stream, state: State | None, legacy_inclusive: bool = False) -> Any:
         """The boundary/lookback window of a cursor read of `stream` (see sources/window.py)."""
