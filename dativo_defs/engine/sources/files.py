@@ -34,7 +34,8 @@ class FileSource(Source):
 
     def __init__(self, config: FileConfig, base_dir: Any):
         super().__init__(config, base_dir)
-        self._listed: dict[str, tuple[LandedFiles, list[ListedFile], list[ListedFile]]] = {}  # landed, listing, read
+        # per stream: (landed before, files listed, files read) for next_state
+        self._listed: dict[str, tuple[LandedFiles, list[ListedFile], list[ListedFile]]] = {}
 
     def _incremental(self, strategy: IncrementalStrategy) -> bool:
         inc = self.config.incremental
@@ -43,13 +44,15 @@ class FileSource(Source):
     def streams(self) -> list[Stream]:
         inc = self.config.incremental
         default_cursor = inc.cursor_field if self._incremental(IncrementalStrategy.CURSOR) and inc else None
-        return [Stream(object=name, cursor_field=f.cursor_field or default_cursor, lookback=inc.window if inc else None)
+        return [Stream(object=name, cursor_field=f.cursor_field or default_cursor,
+                       lookback=inc.window if inc else None)
                 for name, f in zip(self.config.objects(), self.config.files)]
 
     def _spec(self, stream: Stream) -> Any:
         return self.config.files[self.config.objects().index(stream.object)]
 
-    def _matching_files(self, stream: Stream, state: State | None = None) -> tuple[fsspec.AbstractFileSystem, list[ListedFile]]:
+    def _matching_files(self, stream: Stream,
+                        state: State | None = None) -> tuple[fsspec.AbstractFileSystem, list[ListedFile]]:
         """(filesystem, files) sorted by mtime then path. No match is an error unless the file sets `allow_empty`."""
         spec = self._spec(stream)
         pattern = resolve_relative(spec.path, self.base_dir)
@@ -58,7 +61,8 @@ class FileSource(Source):
         paths = sorted(fs.glob(root)) if globlib.has_magic(root) else ([root] if fs.exists(root) else [])
         if not paths and not globlib.has_magic(root):
             raise SourceNotFoundError(f"{stream.object}: file {pattern} does not exist",
-                                      hint=f"check source.files[].path (relative to the job file); {_nearest(fs, root)}")
+                                      hint=f"check source.files[].path (relative to the job file); "
+                                           f"{_nearest(fs, root)}")
         files = []
         for path in paths:
             info = fs.info(path)
@@ -71,8 +75,9 @@ class FileSource(Source):
                                           "read files from it", hint="were the files moved or deleted? set "
                                           "`allow_empty: true` on the file if an empty folder is normal")
             raise SourceNotFoundError(f"{stream.object}: {pattern} matches no file",
-                                      hint=f"check source.files[].path (relative to the job file); {_nearest(fs, root)}; "
-                                           "set `allow_empty: true` on the file if an empty folder is normal")
+                                      hint=f"check source.files[].path (relative to the job file); "
+                                           f"{_nearest(fs, root)}; set `allow_empty: true` on the file if an empty "
+                                           "folder is normal")
         return fs, sorted(files, key=lambda f: (f.mtime, f.path))
 
     def read(self, stream: Stream, state: State | None) -> Iterator[pa.RecordBatch]:
