@@ -244,3 +244,31 @@ def test_a_boundary_larger_than_the_state_bound_narrows_loudly_and_never_duplica
     db.insert(TABLE, [row(20_000, 51)])
     assert run(job).rows_written == 1
     assert landed_ids(dativo_home) == Counter([*range(1, 10_006), 20_000])
+
+
+def test_merge_mode_with_a_primary_key_rereads_the_window_without_duplicates(write, dativo_home):
+    """Merge mode with a primary key and a lookback: runs without source change write nothing, a late row lands
+    once, and an updated row (new cursor value) replaces its old version."""
+    folder = dativo_home.parent / "jobs" / "t10"
+    folder.mkdir(parents=True, exist_ok=True)
+    db = SqliteBackend(folder)
+    db.insert(TABLE, [row(i, i) for i in range(1, 21)])
+    job = write("jobs/t10/merge.yaml", f"""
+        tenant_id: t10
+        source:
+          type: sqlite
+          connection: {{database: shop.db}}
+          tables: [{{name: {TABLE}, primary_key: [id]}}]
+          incremental: {{cursor_field: ts, lookback: 5}}
+        target: {{type: iceberg, mode: merge}}
+    """)
+    assert run(job).rows_written == 20
+    assert run(job).rows_written == 0
+    db.db.execute(f"UPDATE {TABLE} SET name = 'changed', ts = ? WHERE id = 18",
+                  (db.value(BASE + timedelta(seconds=21)),))
+    db.insert(TABLE, [row(30, 17)])  # late, inside the window
+    db.db.commit()
+    assert run(job).rows_written == 2
+    landed = read_iceberg(dativo_home, f"t10.{TABLE}").to_pylist()
+    assert Counter(r["id"] for r in landed) == Counter([*range(1, 21), 30])
+    assert next(r["name"] for r in landed if r["id"] == 18) == "changed"
