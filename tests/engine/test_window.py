@@ -76,6 +76,16 @@ def test_a_tiny_bound_narrows_the_window_but_never_duplicates(plan):
     assert state is None or len(state["window"]["keys"]) <= 2 * 12  # base64 of at most 2 keys
 
 
+
+@seed(SEED)
+@settings(max_examples=100, deadline=None, print_blob=True)
+@given(plan=runs)
+def test_upsert_targets_never_narrow_the_window(plan):
+    """Merge by key: over the bound, unremembered rows are re-sent (the target upserts them), none is lost."""
+    table, landed, missing, state = simulate(plan, limit=2, primary_key=True, upsert=True)
+    assert {r["id"] for r in landed} | {r["id"] for r in missing} == {r["id"] for r in table}
+    assert state is None or "from" in state["window"]
+
 def test_boundary_group_larger_than_the_bound_reads_after_it():
     rows = [{"id": i, "c": 7} for i in range(5)]
     window = Window("c", 0, ("id",), None, limit=3)
