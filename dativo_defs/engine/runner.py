@@ -15,6 +15,7 @@ from dataclasses import replace
 
 import pyarrow as pa
 
+from ..config.contract import ColumnType
 from ..config.job import SchemaValidationMode
 from ..config.loader import Job
 from ..config.paths import dativo_home
@@ -67,6 +68,9 @@ def _run_stream(job: Job, source: Source, target: Target, stream: Stream, contex
     started = time.monotonic()
     if not stream.primary_key and job.contract is not None and job.contract.primary_key:
         stream = replace(stream, primary_key=tuple(job.contract.primary_key))
+    if job.contract is not None and (decimals := tuple(c.name for c in job.contract.columns
+                                                       if c.type is ColumnType.DECIMAL)):
+        stream = replace(stream, text_columns=decimals)  # a CSV number parsed as a double would be rounded
     if stream.primary_key and getattr(job.config.target, "mode", None) is WriteMode.MERGE:
         stream = replace(stream, upsert=True)  # re-read rows are upserted: a lookback window never narrows
     state = target.read_state(stream)

@@ -246,3 +246,25 @@ def test_parquet_nanoseconds_land_when_exact_and_fail_naming_the_column_when_not
     assert result.status is RunStatus.FAILED and result.error_kind == "permanent"
     assert "column 'at' is timestamp[ns]" in result.error
     assert read_iceberg(dativo_home, "t10.ns").num_rows == 2  # nothing truncated landed
+
+
+def test_csv_contract_decimals_are_parsed_from_the_text_exactly(write, dativo_home):
+    """Without a contract a CSV number is a double; a contract `decimal` column is read as text and cast
+    exactly, and a value needing more than its 9 fractional digits is a violation, never rounded."""
+    data = dativo_home.parent / "data"
+    data.mkdir(parents=True)
+    (data / "money.csv").write_text("id,amount\n1,12345678901234567.123456789\n2,0.10\n3,1.1234567891\n4,\n")
+    job = write("jobs/t10/money.yaml", """
+        tenant_id: t10
+        source: {type: csv, files: [{path: ../../data/money.csv, object: money}]}
+        target: {type: iceberg}
+        schema_validation_mode: warn
+        contract:
+          schema:
+            - {name: id, type: long}
+            - {name: amount, type: decimal}
+    """)
+    result = run_job(load_job(job))
+    assert result.objects[0].violations == {"amount: not a valid decimal128(38, 9)": 1}
+    landed = {r["id"]: r["amount"] for r in read_iceberg(dativo_home, "t10.money").to_pylist()}
+    assert landed == {1: Decimal("12345678901234567.123456789"), 2: Decimal("0.100000000"), 3: None, 4: None}

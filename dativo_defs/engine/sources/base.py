@@ -27,6 +27,7 @@ class Stream:
     primary_key: tuple[str, ...] = ()
     lookback: Any = None  # cursor units re-read behind the last cursor (sources/window.py)
     upsert: bool = False  # the target merges rows by primary key (set by the runner from the target's mode)
+    text_columns: tuple[str, ...] = ()  # contract decimals: parsers that would guess a float read them as text
 
 
 @dataclass

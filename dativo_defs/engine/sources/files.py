@@ -93,7 +93,7 @@ class FileSource(Source):
         # abandoned on a parse error cannot abort the interpreter at exit (as fsspec-backed reads can).
         arrow_fs = LocalFileSystem() if isinstance(fs, FsspecLocalFileSystem) else PyFileSystem(FSSpecHandler(fs))
         try:  # the schema is inferred from the first file
-            dataset = ds.dataset([f.path for f in files], filesystem=arrow_fs, format=self._format())
+            dataset = ds.dataset([f.path for f in files], filesystem=arrow_fs, format=self._format(stream))
         except pa.ArrowInvalid as exc:
             raise self._malformed(stream, files[0].path, exc) from None
         expression, window = None, None
@@ -126,14 +126,15 @@ class FileSource(Source):
             return landed.next_state(listing, read) if landed is not None and read else state
         return super().next_state(stream, state, tracker)
 
-    def _format(self) -> ds.FileFormat | str:
+    def _format(self, stream: Stream) -> ds.FileFormat | str:
         if self.config.type == "csv":
             csv = self.config.csv
             return ds.CsvFileFormat(
                 parse_options=pacsv.ParseOptions(delimiter=csv.delimiter, quote_char=csv.quote_char),
                 read_options=pacsv.ReadOptions(autogenerate_column_names=not csv.header, encoding=csv.encoding,
                                                block_size=1 << 22),
-                convert_options=pacsv.ConvertOptions(strings_can_be_null=True),  # empty field = null, not ""
+                convert_options=pacsv.ConvertOptions(  # empty field = null, not ""; contract decimals as text (exact)
+                    strings_can_be_null=True, column_types={name: pa.string() for name in stream.text_columns}),
             )
         return "json" if self.config.type == "jsonl" else "parquet"
 
