@@ -37,9 +37,15 @@ def validate(runner_config: Path | None) -> None:
     from .config.loader import load_project
     from .config.report import schedule_table
 
+    from .config.warnings import job_warnings
+
     project = load_project(select_runner(runner_config))
     if project.scheduled:
         click.echo(schedule_table(project))
+    jobs = {entry.job.file: entry.job for entry in project.scheduled} | {job.file: job for job in project.unscheduled}
+    for job in jobs.values():
+        for warning in job_warnings(job):
+            click.echo(f"WARNING {warning}", err=True)
     _print_issues(project.issues)
     if not project.ok:
         broken = f" ({len(project.broken_schedules)} schedule(s) not loaded: {', '.join(project.broken_schedules)})" \

@@ -58,3 +58,12 @@ def test_runner_config_option_and_env_var_select_the_project(example_project, tm
     missing = _validate(runner=tmp_path / "nope.yaml")
     assert missing.returncode == 2 and "nope.yaml: file not found" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_a_local_glob_matching_nothing_is_a_warning(example_project):
+    orders = example_project / "jobs/acme/orders.yaml"
+    orders.write_text(orders.read_text().replace("path: data/orders*.csv", "path: dta/orders*.csv"))
+    result = _validate(env_runner=example_project / "configs/runner.yaml")
+    assert result.returncode == 0, result.stderr
+    assert f"WARNING {orders}: source.files[0].path 'dta/orders*.csv' matches no file now" in result.stderr
+    assert "globex" not in result.stderr  # the matching globs are not reported

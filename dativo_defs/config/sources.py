@@ -14,6 +14,9 @@ from .base import SafeName, StrictModel
 from .secrets import Secret
 
 DEFAULT_BATCH_ROWS = 100_000
+# Bounds of the incremental state kept beside the cursor (README "Incremental reads"):
+MAX_REMEMBERED_ROWS = 10_000  # keys of the rows landed inside a lookback window (engine/sources/window.py)
+MAX_LANDED_FILES = 20_000  # identities of landed files of a `file_modified_time` glob (engine/sources/landed.py)
 
 
 class SourceBase(StrictModel):
@@ -51,8 +54,17 @@ class Incremental(StrictModel):
 
     strategy: IncrementalStrategy = IncrementalStrategy.CURSOR
     cursor_field: str | None = Field(None, description="Column whose maximum is remembered between runs.")
-    lookback_seconds: int = Field(0, ge=0, description="Re-read this far behind the last cursor (late rows).")
+    lookback: float | None = Field(
+        None, ge=0, description="Re-read this far behind the last cursor, in cursor units (seconds for "
+        "timestamps and dates, units for numbers), to pick up rows committed late; rows already landed are "
+        "recognised and not appended again. Default: `lookback_seconds`.")
+    lookback_seconds: int = Field(0, ge=0, description="Older name of `lookback` (same units).")
     enabled: bool = True
+
+    @property
+    def window(self) -> float:
+        """The lookback in cursor units (`lookback`, else `lookback_seconds`)."""
+        return self.lookback if self.lookback is not None else self.lookback_seconds
 
     @model_validator(mode="before")
     @classmethod
@@ -91,6 +103,8 @@ class FileObject(StrictModel):
     path: str = Field(description="Local path or s3:// URL; glob patterns allowed. Relative to the job file.")
     object: SafeName | None = Field(None, description="Output table name; defaults to the file name's stem.")
     cursor_field: str | None = None
+    allow_empty: bool = Field(False, description="Allow a glob that matches no file (a run with 0 rows). Without "
+                              "it, no match is a permanent error.")
 
 
 class CsvOptions(StrictModel):

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..config.contract import Column, ColumnType, Contract
-from .errors import ContractViolationError
+from .errors import ConfigurationError, ContractViolationError
 
 ARROW_TYPES: dict[ColumnType, pa.DataType] = {
     ColumnType.STRING: pa.string(),
@@ -110,7 +110,13 @@ def normalize(batch: pa.RecordBatch) -> pa.RecordBatch:
     for f, array in zip(batch.schema, batch.columns):
         target = _normal_type(f.type)
         if target != f.type:
-            array, changed = pc.cast(array, target, safe=False), True
+            try:  # safe: a nanosecond timestamp with sub-microsecond digits is refused, never truncated
+                array, changed = pc.cast(array, target), True
+            except pa.ArrowInvalid:
+                raise ConfigurationError(
+                    f"column {f.name!r} is {f.type} with values Iceberg cannot hold exactly (as {target})",
+                    hint="truncate it at the source, or declare the column in the contract (contracts cast "
+                         "deliberately)") from None
         fields.append(pa.field(f.name, target, nullable=True))
         arrays.append(array)
     return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields)) if changed or any(

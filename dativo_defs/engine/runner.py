@@ -15,9 +15,11 @@ from dataclasses import replace
 
 import pyarrow as pa
 
+from ..config.contract import ColumnType
 from ..config.job import SchemaValidationMode
 from ..config.loader import Job
 from ..config.paths import dativo_home
+from ..config.targets import WriteMode
 from .context import ObjectResult, RunContext, RunResult, RunStatus
 from .contracts import ContractChecker, normalize
 from .errors import classify, describe
@@ -67,6 +69,11 @@ def _run_stream(job: Job, source: Source, target: Target, stream: Stream, contex
     started = time.monotonic()
     if not stream.primary_key and job.contract is not None and job.contract.primary_key:
         stream = replace(stream, primary_key=tuple(job.contract.primary_key))
+    if job.contract is not None and (decimals := tuple(c.name for c in job.contract.columns
+                                                       if c.type is ColumnType.DECIMAL)):
+        stream = replace(stream, text_columns=decimals)  # a CSV number parsed as a double would be rounded
+    if stream.primary_key and getattr(job.config.target, "mode", None) is WriteMode.MERGE:
+        stream = replace(stream, upsert=True)  # re-read rows are upserted: a lookback window never narrows
     state = target.read_state(stream)
     outcome = ObjectResult(object=stream.object, table=target.table_name(stream), cursor_before=cursor_of(state))
     checker = None
@@ -75,7 +82,8 @@ def _run_stream(job: Job, source: Source, target: Target, stream: Stream, contex
     tracker = CursorTracker(stream.cursor_field)
     first, batches = _peek(source.read(stream, state))
     if first is None:
-        events.emit("no_new_data", object=stream.object, cursor=outcome.cursor_before)
+        events.emit("no_new_data", object=stream.object, cursor=outcome.cursor_before,
+                    rows_already_landed=source.already_landed(stream))
         outcome.cursor_after = outcome.cursor_before
         return outcome
     schema = _output_schema(first, checker)
@@ -107,9 +115,14 @@ def _run_stream(job: Job, source: Source, target: Target, stream: Stream, contex
         outcome.violations, outcome.violation_samples = dict(checker.violations), checker.samples
         if checker.violations:
             events.emit("contract_violations", logging.WARNING, object=stream.object, violations=outcome.violations)
+    if (cut := source.narrowed(stream)) is not None:
+        events.emit("lookback_narrowed", logging.WARNING, object=stream.object, remembered_after=str(cut),
+                    hint="the lookback window holds more rows than the state remembers: rows committed late at or "
+                         "before this cursor value are not re-read; use target mode merge with a primary_key")
     events.emit("commit", object=stream.object, table=outcome.table, rows=outcome.rows_written,
                 bytes=outcome.bytes_written, files=outcome.files_written, snapshot_id=outcome.snapshot_id,
                 cursor_before=outcome.cursor_before, cursor_after=outcome.cursor_after,
+                rows_already_landed=source.already_landed(stream),
                 orphans_removed=commit.orphans_removed, duration_seconds=round(time.monotonic() - started, 3))
     return outcome
 

@@ -1,12 +1,15 @@
-"""Engine throughput benchmark (`make bench`): SQLite, N rows x 10 columns -> Iceberg.
+"""Engine throughput benchmark (`make bench`): SQLite and PostgreSQL, N rows x 10 columns -> Iceberg.
 
 Each path runs in a fresh child process (so peak RSS is its own) and reports rows/s (timed from the start of
 the data movement, imports excluded; `process_seconds` includes them) and peak RSS:
   floor   ADBC (sqlite) -> Arrow -> ParquetWriter, nothing else
   dativo  `run_job` on a sqlite -> iceberg job (embedded SQL catalog), contracts off
   dlt     dlt sql_table (backend=pyarrow) -> filesystem/iceberg, when dlt's iceberg extras are installed
+  pg_floor   ADBC (postgresql) -> Arrow -> ParquetWriter (the same table, loaded once into --postgres)
+  pg_dativo  `run_job` on a postgres -> iceberg job
 Medians of --repeat runs at --rows; then dativo once at --big-rows to compare peak RSS.
 Usage: python -m tests.bench.bench_engine [--rows 1000000] [--big-rows 10000000] [--repeat 3]
+       [--postgres postgresql://postgres@127.0.0.1:5432/postgres | --postgres '']
 """
 
 from __future__ import annotations
@@ -78,6 +81,38 @@ assert result.status.value == "success", result.error
 print(result.rows_written, time.perf_counter() - start)
 """
 
+PG_FLOOR = """
+import sys, time, adbc_driver_postgresql.dbapi as d, pyarrow.parquet as pq
+start = time.perf_counter()
+conn = d.connect(sys.argv[1], autocommit=True); cur = conn.cursor()
+cur.execute("SELECT * FROM t"); reader = cur.fetch_record_batch()
+writer = None; rows = 0
+for batch in reader:
+    writer = writer or pq.ParquetWriter(sys.argv[2] + "/floor.parquet", batch.schema)
+    writer.write_batch(batch); rows += batch.num_rows
+writer.close(); print(rows, time.perf_counter() - start)
+"""
+
+PG_DATIVO = """
+import os, sys, time
+from pathlib import Path
+from dativo_defs.config.loader import load_job
+from dativo_defs.engine.runner import run_job
+import dativo_defs.engine.sources.sql, dativo_defs.engine.targets.iceberg, pyiceberg.catalog.sql  # imports: start-up
+import adbc_driver_postgresql.dbapi
+job = Path(sys.argv[2]) / "job.yaml"
+job.write_text(f'''tenant_id: bench
+source: {{type: postgres, batch_rows: %(batch)d, dsn: "{sys.argv[1]}", tables: [{{name: t}}]}}
+target: {{type: iceberg}}
+logging: {{level: WARNING}}
+''')
+os.environ["DATIVO_HOME"] = sys.argv[2] + "/home"
+start = time.perf_counter()
+result = run_job(load_job(job))
+assert result.status.value == "success", result.error
+print(result.rows_written, time.perf_counter() - start)
+"""
+
 DLT = """
 import os, sys, time
 os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"
@@ -99,7 +134,30 @@ print("BENCH", time.perf_counter() - start, resource.getrusage(resource.RUSAGE_S
 """
 
 
-def run_path(name: str, code: str, db: Path) -> dict:
+def make_postgres(server: str, sqlite_db: Path, rows: int) -> str:
+    """The benchmark table in its own PostgreSQL database (created once from the SQLite one); returns its URL."""
+    import adbc_driver_postgresql.dbapi as adbc_pg
+    import adbc_driver_sqlite.dbapi as adbc_sqlite
+
+    name = f"dativo_bench_{rows}"
+    url = server.rsplit("/", 1)[0] + "/" + name
+    with adbc_pg.connect(server, autocommit=True) as admin, admin.cursor() as cur:
+        cur.execute(f"SELECT count(*) FROM pg_database WHERE datname = '{name}'")
+        if cur.fetchone()[0]:
+            return url
+        cur.execute(f'CREATE DATABASE "{name}_tmp"')
+    with adbc_sqlite.connect(str(sqlite_db)) as src, src.cursor() as read:
+        read.execute("SELECT * FROM t")
+        data = read.fetch_arrow_table()
+    with adbc_pg.connect(server.rsplit("/", 1)[0] + f"/{name}_tmp", autocommit=True) as dst, dst.cursor() as cur:
+        cur.adbc_ingest("t", data, mode="create")
+        cur.execute("ALTER TABLE t ADD PRIMARY KEY (id)")
+    with adbc_pg.connect(server, autocommit=True) as admin, admin.cursor() as cur:
+        cur.execute(f'ALTER DATABASE "{name}_tmp" RENAME TO "{name}"')  # complete or absent, never half-loaded
+    return url
+
+
+def run_path(name: str, code: str, db: Path | str) -> dict:
     with tempfile.TemporaryDirectory() as work:
         script = Path(work) / f"{name}.py"
         script.write_text(textwrap.dedent(code % {"batch": BATCH}))
@@ -114,7 +172,7 @@ def run_path(name: str, code: str, db: Path) -> dict:
             "process_seconds": float(process_seconds), "peak_rss_mb": int(rss_kb) / 1024}
 
 
-def median_of(name: str, code: str, db: Path, repeat: int) -> dict:
+def median_of(name: str, code: str, db: Path | str, repeat: int) -> dict:
     runs = [run_path(name, code, db) for _ in range(repeat)]
     ok = [r for r in runs if "error" in r] or runs
     if "error" in ok[0]:
@@ -130,6 +188,9 @@ def main() -> None:
     parser.add_argument("--big-rows", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--data-dir", type=Path, default=REPO / ".dativo" / "bench")
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres",
+                        help="server for the PostgreSQL paths (a database `dativo_bench_<rows>` is created once); "
+                             "'' skips them")
     args = parser.parse_args()
     args.data_dir.mkdir(parents=True, exist_ok=True)
     db = args.data_dir / f"bench_{args.rows}.db"
@@ -140,6 +201,12 @@ def main() -> None:
     report = {"rows": args.rows, "results": results}
     floor = results["floor"]["rows_per_s"]
     report["dativo_vs_floor"] = round(results["dativo"].get("rows_per_s", 0) / floor, 3)
+    if args.postgres:
+        pg = make_postgres(args.postgres, db, args.rows)
+        results["pg_floor"] = median_of("pg_floor", PG_FLOOR, pg, args.repeat)
+        results["pg_dativo"] = median_of("pg_dativo", PG_DATIVO, pg, args.repeat)
+        report["pg_dativo_vs_pg_floor"] = round(results["pg_dativo"].get("rows_per_s", 0)
+                                                / results["pg_floor"]["rows_per_s"], 3)
     if args.big_rows:
         big = args.data_dir / f"bench_{args.big_rows}.db"
         make_db(big, args.big_rows)

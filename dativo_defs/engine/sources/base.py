@@ -25,7 +25,9 @@ class Stream:
     object: str
     cursor_field: str | None = None
     primary_key: tuple[str, ...] = ()
-    lookback: Any = None
+    lookback: Any = None  # cursor units re-read behind the last cursor (sources/window.py)
+    upsert: bool = False  # the target merges rows by primary key (set by the runner from the target's mode)
+    text_columns: tuple[str, ...] = ()  # contract decimals: parsers that would guess a float read them as text
 
 
 @dataclass
@@ -54,6 +56,21 @@ class Source(ABC):
         self.config = config
         self.base_dir = base_dir
 
+    @property
+    def _windows(self) -> dict[str, Any]:
+        """object -> sources.window.Window of the current read (kept even when a custom reader's __init__ does
+        not call this one's)."""
+        return self.__dict__.setdefault("_dativo_windows", {})
+
+    def window(self, stream: Stream, state: State | None, legacy_inclusive: bool = False) -> Any:
+        """The boundary/lookback window of a cursor read of `stream` (see sources/window.py)."""
+        from .window import Window
+
+        window = Window(str(stream.cursor_field), stream.lookback or 0, stream.primary_key, state,
+                        upsert=stream.upsert, legacy_inclusive=legacy_inclusive)
+        self._windows[stream.object] = window
+        return window
+
     @abstractmethod
     def streams(self) -> list[Stream]:
         """The objects this source produces, in config order."""
@@ -65,13 +82,25 @@ class Source(ABC):
         Raise engine errors (errors.py) or let driver exceptions through; the runner classifies them.
         """
 
+    def already_landed(self, stream: Stream) -> int:
+        """Rows this read re-read and dropped because they had landed before (boundary / lookback window)."""
+        window = self._windows.get(stream.object)
+        return window.dropped if window is not None else 0
+
+    def narrowed(self, stream: Stream) -> Any:
+        """The cursor value at or below which this read's window stopped remembering rows (its lookback window
+        held more rows than the state keeps), else None."""
+        window = self._windows.get(stream.object)
+        return window.cut if window is not None and window.narrowed else None
+
     def next_state(self, stream: Stream, state: State | None, tracker: CursorTracker) -> State | None:
         """The state to commit with this run's data. Default: the cursor column's maximum seen so far."""
         if not stream.cursor_field:
             return None
         if tracker.value is None:
-            return state  # nothing new: keep the previous cursor
-        return {"cursor": encode_cursor(tracker.value)}
+            return state  # nothing new: keep the previous state, so the target can skip the commit
+        window = self._windows.get(stream.object)
+        return window.next_state() if window is not None else {"cursor": encode_cursor(tracker.value)}
 
     def close(self) -> None:
         """Release connections. Called once after all streams."""

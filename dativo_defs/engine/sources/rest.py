@@ -9,10 +9,11 @@ Schema: each read fixes a column's type when the column is first seen (dict/list
 seen only as null is text), so every batch of a read has the same types. Columns keep first-seen order; records
 missing a key get null; a key first seen in a later batch is appended as an extra nullable column.
 
-Incremental: with `incremental_param` the committed cursor is sent as that query parameter, and records whose
-`cursor_field` is below the cursor are dropped client-side (the HubSpot preset relies on that alone: its list API
-cannot filter). Rows equal to the cursor are read again (at-least-once at the boundary: Stripe's `created` has
-one-second resolution); the primary key identifies them.
+Incremental: with `incremental_param` the window's lower bound (the committed cursor, see window.py) is sent as
+that query parameter, and records whose `cursor_field` is below it are dropped client-side (the HubSpot preset
+relies on that alone: its list API cannot filter). Records equal to the cursor are read again (Stripe's `created`
+has one-second resolution) and those already landed are dropped by their key (primary key, else the record),
+so append mode lands each record once.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from ...config.sources import RestSource as RestConfig
 from ..errors import (AuthenticationError, ConfigurationError, ContractViolationError, PermanentError,
                       SourceNotFoundError, TransientError)
 from ..redaction import redact
-from .base import Source, State, Stream, cursor_of
+from .base import Source, State, Stream
 
 # dlt reads this when a dlt runtime starts (only `dlt.pipeline` runs start one; we never do): no phoning home.
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
@@ -157,9 +158,11 @@ class RestSource(Source):
 
     def read(self, stream: Stream, state: State | None) -> Iterator[pa.RecordBatch]:
         resource = self.resources[stream.object]
-        cursor = cursor_of(state) if resource.cursor_field else None
+        window = self.window(stream, state, legacy_inclusive=True) if resource.cursor_field else None
+        bound = window.lower_bound() if window else None
         params: dict[str, Any] = dict(resource.params)
-        if resource.incremental_param and cursor is not None:
+        if resource.incremental_param and bound is not None:
+            cursor = bound[0]
             params[resource.incremental_param] = cursor.isoformat() if hasattr(cursor, "isoformat") else cursor
         paginator = self._paginator(resource, params)
         pages = self.client().paginate(resource.path, params=params, paginator=paginator,
@@ -167,12 +170,12 @@ class RestSource(Source):
         columns, rows, size = _Columns(stream.object), [], self.config.batch_rows
         for page in self._guarded(pages, stream.object, resource.path):
             records = (r if isinstance(r, dict) else {"value": r} for r in page)
-            rows.extend(r for r in records if cursor is None or not _older(r.get(resource.cursor_field), cursor))
+            rows.extend(r for r in records if window is None or window.admits(r.get(resource.cursor_field)))
             while len(rows) >= size:
-                yield columns.batch(rows[:size])
+                yield from _nonempty(columns.batch(rows[:size]), window)
                 del rows[:size]
         if rows:
-            yield columns.batch(rows)
+            yield from _nonempty(columns.batch(rows), window)
 
     def _guarded(self, pages: Iterator[Any], name: str, path: str) -> Iterator[Any]:
         """Pages, with HTTP and network failures turned into engine errors naming the object and URL path only."""
@@ -212,11 +215,11 @@ def _path(url: str, host: bool = False) -> str:
     return redact((f"{parts.hostname}:{parts.port}" if host and parts.hostname else "") + (parts.path or "/"))
 
 
-def _older(value: Any, cursor: Any) -> bool:
-    try:
-        return value is not None and value < cursor
-    except TypeError:
-        return False
+def _nonempty(batch: pa.RecordBatch, window: Any) -> Iterator[pa.RecordBatch]:
+    """The batch without the records already landed (window.py), unless none are left."""
+    batch = window.admit(batch) if window is not None else batch
+    if batch.num_rows:
+        yield batch
 
 
 def _text(values: list[Any]) -> list[str | None]:

@@ -14,7 +14,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,9 @@ from ...config.sources import IncrementalStrategy, SqlTable
 from ...config.sources import SqlSource as SqlConfig
 from ..errors import (AuthenticationError, ConfigurationError, DativoError, ErrorKind, PermanentError,
                       SourceNotFoundError, TransientError, classify)
-from .base import Source, State, Stream, cursor_of
+from . import sql_types
+from .base import Source, State, Stream
+from .window import behind  # noqa: F401 - the lookback rule, re-exported for tests
 
 
 
@@ -57,9 +59,12 @@ _DRIVER_ERRORS: tuple[tuple[re.Pattern[str], type[DativoError], str], ...] = tup
         (r"authentication failed|access denied|role .+ does not exist|no password supplied",
          AuthenticationError, "login refused by {database}"),
         (r"database .+ does not exist|unknown database", SourceNotFoundError, "{database} does not exist"),
-        (r"no such table|(relation|schema) .+ does not exist|table .+ doesn't exist",
+        (r"no such table|(relation|schema) .+ does not exist|table .+ doesn\\?'t exist",
          SourceNotFoundError, "{what} not found in {database}"),
         (r"no such column|column .+ does not exist|unknown column", ConfigurationError, "{what}: unknown column"),
+        (r"couldn't convert the value", ConfigurationError,
+         "{what}: the MySQL/MariaDB driver (connectorx) cannot hold a value (DECIMAL beyond 28 significant digits, "
+         "TIME outside 00:00:00-23:59:59.999999); select that column CAST(... AS CHAR) in a `query`"),
         (r"type mismatch", ConfigurationError, "{what}: a column's values change type (SQLite guesses types "
                                                "from the first rows; NULL-only leading rows read as integers)"),
     ))
@@ -75,27 +80,36 @@ class SqlSource(Source):
         self.dialect = DIALECTS[config.type]
         self._conn: Any = None  # ADBC connection; for MySQL a pymysql one (checks the login, escapes literals)
         self._cursors: set[Any] = set()  # open ADBC cursors: they must close before their connection
+        self._what, self._table = "query", None  # the table or query being read, for messages
 
     def streams(self) -> list[Stream]:
         inc = self.config.incremental
         by_cursor = inc is not None and inc.enabled and inc.strategy is IncrementalStrategy.CURSOR
         return [Stream(object=t.object_name, cursor_field=t.cursor_field or (inc.cursor_field if by_cursor else None),
-                       primary_key=tuple(t.primary_key), lookback=inc.lookback_seconds if inc else None)
+                       primary_key=tuple(t.primary_key), lookback=inc.window if inc else None)
                 for t in self.config.tables]
 
     def read(self, stream: Stream, state: State | None) -> Iterator[pa.RecordBatch]:
         table = self.config.tables[[s.object for s in self.streams()].index(stream.object)]
         what = f"table {table.name}" if table.name else f"query of {stream.object}"
-        sql, params = self._select(table, stream, cursor_of(state) if stream.cursor_field else None)
+        self._what, self._table = what, table.name
+        window = self.window(stream, state) if stream.cursor_field else None
+        sql, params = self._select(table, stream, window.lower_bound() if window else None)
         with self._translated(what):
+            if self.dialect is _MYSQL:
+                self._check_mysql_decimals(self._select(table, replace(stream, cursor_field=None), None)[0])
             reader, done = getattr(self, self.dialect.execute)(sql, params)
             try:
                 if stream.cursor_field and stream.cursor_field not in reader.schema.names:
                     raise ConfigurationError(f"{what}: cursor column {stream.cursor_field!r} is not in its columns",
                                              hint=f"columns: {', '.join(reader.schema.names)}")
+                conversions = sql_types.plan(reader.schema, what)
                 for batch in reader:
                     for start in range(0, batch.num_rows, self.config.batch_rows):
-                        yield batch.slice(start, self.config.batch_rows)
+                        part = sql_types.apply(batch.slice(start, self.config.batch_rows), conversions)
+                        part = window.admit(part) if window else part
+                        if part.num_rows:
+                            yield part
             finally:
                 done()
 
@@ -109,8 +123,9 @@ class SqlSource(Source):
 
     # --- SQL ---------------------------------------------------------------------------------------------------
 
-    def _select(self, table: SqlTable, stream: Stream, last: Any) -> tuple[str, tuple[Any, ...]]:
-        """SELECT of the table (or wrapped query), past `last` minus the lookback, ordered by the cursor."""
+    def _select(self, table: SqlTable, stream: Stream, bound: tuple[Any, bool] | None) -> tuple[str, tuple[Any, ...]]:
+        """SELECT of the table (or wrapped query), from the window's lower `bound` (value, inclusive) on, ordered
+        by the cursor."""
         if table.name is not None:
             sql = f"SELECT * FROM {quote_identifier(table.name, self.dialect.quote, qualified=True)}"
         else:
@@ -118,12 +133,12 @@ class SqlSource(Source):
         params: tuple[Any, ...] = ()
         if stream.cursor_field:
             column = quote_identifier(stream.cursor_field, self.dialect.quote)
-            if last is not None:
-                last = behind(last, stream.lookback or 0)
+            if bound is not None:
+                last, op = bound[0], ">=" if bound[1] else ">"
                 if self.dialect.literal is None:
-                    sql, params = f"{sql} WHERE {column} > ?", (_sqlite_value(last),)
+                    sql, params = f"{sql} WHERE {column} {op} ?", (_sqlite_value(last),)
                 else:
-                    sql = f"{sql} WHERE {column} > {getattr(self, self.dialect.literal)(last)}"
+                    sql = f"{sql} WHERE {column} {op} {getattr(self, self.dialect.literal)(last)}"
             sql = f"{sql} ORDER BY {column}"
         return sql, params
 
@@ -216,6 +231,45 @@ class SqlSource(Source):
         reader = connectorx.read_sql(self._url(), sql, return_type="arrow_stream", batch_size=self.config.batch_rows)
         return reader, lambda: None
 
+    def _check_mysql_decimals(self, sql: str) -> None:
+        """connectorx reads every DECIMAL as decimal(38, 10), rounding digits past the 10th silently, and cannot
+        hold more than 28 digits: refuse such columns up front, naming them (the server describes the result)."""
+        with self._connection().cursor() as cursor:
+            cursor.execute(f"SELECT * FROM ({sql}) AS dativo_probe LIMIT 0")
+            for name, type_code, _, length, _, scale, _ in cursor.description or ():
+                precision = length - 1 - (1 if scale else 0)  # the length counts the sign and the decimal point
+                if type_code in (0, 246) and (scale > sql_types.MYSQL_DECIMAL_SCALE
+                                              or precision - scale > sql_types.MYSQL_DECIMAL_INTEGER_DIGITS):
+                    raise sql_types.cannot_land(
+                        self._what, name, f"DECIMAL({precision}, {scale}) (the MySQL driver holds at most "
+                        f"{sql_types.MYSQL_DECIMAL_INTEGER_DIGITS} integer and {sql_types.MYSQL_DECIMAL_SCALE} "
+                        "fractional digits)", f"CAST({name} AS CHAR)")
+
+    def _nearest_table(self) -> str | None:
+        """Names the existing table closest to the missing one (for the error's hint)."""
+        import difflib
+
+        listing = {
+            "sqlite": "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')",
+            "postgres": "SELECT CASE WHEN table_schema = current_schema() THEN table_name ELSE table_schema || '.' "
+                        "|| table_name END FROM information_schema.tables WHERE table_schema NOT IN "
+                        "('pg_catalog', 'information_schema')",
+            "mysql": "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()",
+        }[self.dialect.scheme if self.dialect.scheme != "postgresql" else "postgres"]
+        try:
+            cursor = self._connection().cursor()
+            try:
+                cursor.execute(listing)
+                names = [str(row[0]) for row in cursor.fetchall()]
+            finally:
+                cursor.close()
+        except Exception:  # noqa: BLE001 - a hint is optional; the error itself is what matters
+            return None
+        close = difflib.get_close_matches(str(self._table), names, n=3, cutoff=0.5)
+        if close:
+            return f"nearest existing table(s): {', '.join(close)}"
+        return f"existing tables: {', '.join(sorted(names)[:20])}" if names else "the database has no tables"
+
     @contextmanager
     def _translated(self, what: str) -> Iterator[None]:
         """Driver exceptions -> engine errors naming the table and database, with credentials scrubbed."""
@@ -223,12 +277,17 @@ class SqlSource(Source):
             yield
         except DativoError:
             raise
-        except Exception as exc:
+        except BaseException as exc:
+            if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+                raise  # KeyboardInterrupt, SystemExit
+            # connectorx panics (a BaseException) on values its Rust types cannot hold, e.g. DECIMAL beyond 28
+            # digits or TIME beyond 24 h
             message = _URL_PASSWORD.sub(r"\1***@", " ".join(str(exc).split()))
             context = {"what": what, "database": self._database_label()}
             for pattern, error, summary in _DRIVER_ERRORS:
                 if pattern.search(message):
-                    raise error(f"{summary.format(**context)}: {message}") from None
+                    hint = self._nearest_table() if "{what} not found" in summary and self._table else None
+                    raise error(f"{summary.format(**context)}: {message}", hint=hint) from None
             error = TransientError if classify(exc) is ErrorKind.TRANSIENT else PermanentError
             raise error(f"{what} ({context['database']}): {type(exc).__name__}: {message}") from None
 
@@ -249,35 +308,6 @@ def dollar_quote(text: str) -> str:
     while f"${tag}" in text:
         tag += "_"
     return f"${tag}${text}${tag}$"
-
-
-def behind(value: Any, seconds: int) -> Any:
-    """The cursor moved back `seconds` to re-read late rows. Only time-valued cursors move (numbers are ids)."""
-    if not seconds:
-        return value
-    delta = dt.timedelta(seconds=seconds)
-    if isinstance(value, dt.datetime):
-        return value - delta
-    if isinstance(value, dt.date):
-        return (dt.datetime.combine(value, dt.time()) - delta).date()
-    return _shift_iso_text(value, delta) if isinstance(value, str) else value
-
-
-def _shift_iso_text(text: str, delta: dt.timedelta) -> str:
-    """Shift an ISO-8601 string, keeping its style (separator, precision, zone) so text comparison still holds."""
-    try:
-        shifted = dt.datetime.fromisoformat(text) - delta
-    except ValueError:
-        return text  # not a timestamp: leave it
-    if len(text) == 10:
-        return shifted.date().isoformat()
-    clock = re.match(r"\d\d:\d\d(:\d\d)?(?:\.(\d+))?", text[11:])
-    if clock is None:
-        return text
-    spec = ("minutes" if not clock.group(1) else "seconds" if not clock.group(2)
-            else "milliseconds" if len(clock.group(2)) == 3 else "microseconds")
-    out = shifted.isoformat(sep=text[10], timespec=spec)
-    return out.replace("+00:00", "Z") if text.endswith("Z") else out
 
 
 def _sqlite_value(value: Any) -> Any:

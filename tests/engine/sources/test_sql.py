@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -212,17 +213,20 @@ def test_timestamp_cursor_round_trips_through_committed_state(backend: Backend) 
     for batch in read_all(source):
         tracker.update(batch)
     state = source.next_state(stream, None, tracker)
-    assert state == {"cursor": encode_cursor(backend.value(make_rows(300, 300)[0][3]))}
-    assert read_all(backend.source(tables=[{"name": TABLE, "cursor_field": "ts"}]), state) == []
+    assert state["cursor"] == encode_cursor(backend.value(make_rows(300, 300)[0][3]))
+    same = [{"name": TABLE, "cursor_field": "ts", "primary_key": ["id"]}]  # the boundary row is keyed by id + ts
+    assert read_all(backend.source(tables=same), state) == []
     backend.insert(TABLE, make_rows(301, 320))
-    new = rows_of(read_all(backend.source(tables=[{"name": TABLE, "cursor_field": "ts"}]), state))
+    new = rows_of(read_all(backend.source(tables=same), state))
     assert new == backend.expected(make_rows(301, 320))
 
 
 def test_lookback_rereads_recent_rows(backend: Backend) -> None:
     backend.insert(TABLE, make_rows(1, 2_000))
     source = backend.source(incremental={"cursor_field": "ts", "lookback_seconds": 100})
-    state = {"cursor": encode_cursor(backend.value(BASE + timedelta(seconds=1_900)))}
+    last = encode_cursor(backend.value(BASE + timedelta(seconds=1_900)))
+    state = {"cursor": last, "window": {"from": encode_cursor(backend.value(BASE + timedelta(seconds=1_800))),
+                                        "keys": ""}}
     ids = [r[0] for r in rows_of(read_all(source, state))]
     assert ids == list(range(1_800, 2_001))  # ts(1800) has microseconds > 0, so it is past ts(1900) - 100 s
 
@@ -267,6 +271,9 @@ def test_missing_table_names_table_and_database(backend: Backend) -> None:
     with pytest.raises(SourceNotFoundError) as caught:
         read_all(backend.source(tables=[{"name": "no_such_table"}]))
     assert "no_such_table" in str(caught.value)
+    with pytest.raises(SourceNotFoundError) as typo:
+        read_all(backend.source(tables=[{"name": "ordrs"}]))
+    assert typo.value.hint == "nearest existing table(s): orders"
     assert str(getattr(backend, "database", "shop.db")) in str(caught.value)
     assert classify(caught.value) is ErrorKind.PERMANENT
 
@@ -365,5 +372,6 @@ def test_lookback_keeps_iso_text_style() -> None:
     assert behind("2024-01-01 00:01:00.500", 60) == "2024-01-01 00:00:00.500"
     assert behind("2024-01-02", 3600) == "2024-01-01"
     assert behind(datetime(2024, 1, 1, 0, 1), 60) == datetime(2024, 1, 1)
-    assert behind(42, 60) == 42  # numbers are usually ids, not seconds
+    assert behind(42, 10) == 32  # numbers move by units (late-committed ids)
+    assert behind(Decimal("4.5"), 1) == Decimal("3.5")
     assert behind("not a time", 60) == "not a time"
