@@ -37,7 +37,7 @@ from ..sources.base import State, Stream
 from . import iceberg_state
 from .base import RUN_ID_KEY, STATE_JOB_KEY, CommitInfo, Target, WriteRequest
 from .iceberg_journal import Journal, sweep
-from .iceberg_maintenance import referenced_files
+from .iceberg_maintenance import migrate_states, referenced_files
 from .iceberg_state import CommittedState, property_key, transaction_without_retries
 from .parquet_writer import ROW_GROUP_BYTES, ROW_GROUP_ROWS, RowGroupWriter
 
@@ -128,8 +128,12 @@ class IcebergTarget(Target):
         except NoSuchTableError:
             self._read[name] = CommittedState(None, None)
             return None
-        self._read[name] = iceberg_state.read(table.metadata, self.job_key)
-        return self._read[name].state
+        committed = iceberg_state.read(table.metadata, self.job_key)
+        if committed.legacy:  # state only in a snapshot summary: make it a property now, before expiry can drop it
+            migrate_states(table)
+            committed = iceberg_state.read(table.metadata, self.job_key)
+        self._read[name] = committed
+        return committed.state
 
     # -- write -------------------------------------------------------------------------------------------
     def write(self, request: WriteRequest) -> CommitInfo:
@@ -143,7 +147,7 @@ class IcebergTarget(Target):
         try:
             staged = self._stage(table, request)
             state = request.final_state()
-            if staged.rows == 0 and iceberg_state.same_state(state, read.state) and not read.legacy:
+            if staged.rows == 0 and iceberg_state.same_state(state, read.state):
                 recorder.journal.roll_back()
                 return CommitInfo(table=name, orphans_removed=orphans)  # nothing new: no empty snapshot
             committed = self._commit(table, request, staged, read, state, recorder)

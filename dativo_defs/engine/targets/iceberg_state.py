@@ -10,7 +10,8 @@ dativo commit of a job also adds a snapshot to `main`, so a commit of the same j
 the job committed) or rebases (another job or engine committed).
 
 Tables written before this layout keep the state only in snapshot summaries (`dativo.job`, `dativo.state`);
-`read` falls back to them, and the next commit writes the property (migration, losing nothing).
+`read` falls back to them, and the target's `read_state` (or `dativo maintain`) writes them as properties at
+once (migration, losing nothing).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class CommittedState:
 
     state: State | None
     token: str | None
-    legacy: bool = False  # found only in a snapshot summary: the next commit must write the property
+    legacy: bool = False  # found only in a snapshot summary (the older layout): to be migrated to the property
 
     def property_value(self, run_id: str, state: State | None) -> str:
         return json.dumps({"run_id": run_id, "state": state}, sort_keys=True, separators=(",", ":"))
