@@ -44,6 +44,9 @@ class IcebergTarget(StrictModel):
     mode: WriteMode = WriteMode.APPEND
     partitioning: list[PartitionField] = Field(default_factory=list)
     storage: ObjectStorage | None = None
+    table_properties: dict[str, str] = Field(
+        default_factory=dict, description="Iceberg table properties set when the table is created (upstream-format "
+        "jobs put their asset's governance here: classification.*, governance.*, finops.*).")
     commit_retries: int = Field(8, ge=0, description="Extra attempts when another writer commits first.")
     orphan_grace_seconds: int = Field(
         900, ge=0, description="A run that died before committing (killed, out of memory) leaves uncommitted files; "

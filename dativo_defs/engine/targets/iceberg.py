@@ -206,7 +206,8 @@ class IcebergTarget(Target):
             pass
         table = self.catalog.create_table_if_not_exists(
             name, schema=schema,
-            properties={"commit.retry.num-retries": str(self.config.commit_retries), "format-version": "2"},
+            properties={**self.config.table_properties,  # governance metadata (upstream-format jobs)
+                        "commit.retry.num-retries": str(self.config.commit_retries), "format-version": "2"},
         )
         if self.config.partitioning:
             with table.transaction() as tx:
