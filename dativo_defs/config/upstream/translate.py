@@ -273,6 +273,8 @@ def _target(ctx: _Ctx, data: dict[str, Any], recipe: Recipe | None) -> dict[str,
         return _iceberg(ctx, tgt, connection)
     if kind in ("s3", "minio"):
         storage, bucket, prefix = _storage(ctx, connection, kind, ("target", "connection"))
+        if not bucket:
+            ctx.refuse("an s3/minio target needs `connection.bucket`", "target", "connection")
         compression = (recipe.native_options().get("compression") if recipe else None) or "snappy"
         out: dict[str, Any] = {"type": "parquet", "path": f"s3://{bucket}/{prefix}".rstrip("/"), "compression": compression}
         if storage:
@@ -287,8 +289,6 @@ def _storage(ctx: _Ctx, conn: dict[str, Any], kind: str, where: FieldPath) -> tu
         if key not in S3_KEYS and key not in ("s3", "minio", "nessie"):
             ctx.refuse(f"unknown storage field {key!r} (expected: {', '.join(sorted(S3_KEYS))})", *where, key)
     bucket = conn.get("bucket")
-    if not bucket:
-        ctx.refuse("the target needs a `bucket`", *where)
     endpoint = conn.get("endpoint")
     storage: dict[str, Any] = {}
     if endpoint and endpoint != "s3.amazonaws.com":
@@ -321,6 +321,8 @@ def _iceberg(ctx: _Ctx, tgt: dict[str, Any], connection: dict[str, Any]) -> dict
     storage, bucket, prefix = _storage(ctx, s3, "minio" if "minio" in connection else "s3", ("target", "connection", "s3"))
     nessie = _dict(connection.get("nessie"))
     location = f"s3://{bucket}/{prefix}".rstrip("/")
+    if not bucket and not tgt.get("warehouse"):
+        ctx.refuse("an iceberg target needs `connection.s3.bucket` (or `warehouse`)", "target", "connection")
     out: dict[str, Any] = {"type": "iceberg"}
     if nessie.get("uri"):
         branch = tgt.get("branch") or nessie.get("ref") or nessie.get("default_branch")
