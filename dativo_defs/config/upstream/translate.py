@@ -335,6 +335,7 @@ def _iceberg(ctx: _Ctx, tgt: dict[str, Any], connection: dict[str, Any]) -> dict
 
         # Upstream writes the files to bucket/prefix and commits nothing; here they are committed to the embedded
         # catalog, whose warehouse is bucket/prefix.
+        dativo_home().mkdir(parents=True, exist_ok=True)  # the embedded catalog's folder, as for dativo's default
         out["catalog"] = {"type": "sql", "uri": f"sqlite:///{dativo_home() / 'catalog.db'}",
                           "warehouse": tgt.get("warehouse") or location}
         if tgt.get("branch"):
