@@ -51,6 +51,7 @@ class Translated:
 class _Ctx:
     doc: LoadedYaml
     env: Mapping[str, str]
+    tenant: str = ""
     issues: list[ConfigIssue] = field(default_factory=list)
     unhonoured: list[str] = field(default_factory=list)
 
@@ -76,7 +77,7 @@ def translate(doc: LoadedYaml, env: Mapping[str, str]) -> Translated:
                    "the `catalog:` block (an Iceberg catalog goes in `target.connection.nessie`)", "catalog")
     src_recipe = _recipe(ctx, data, "source_connector_path")
     tgt_recipe = _recipe(ctx, data, "target_connector_path")
-    tenant = str(data.get("tenant_id", ""))
+    tenant = ctx.tenant = str(data.get("tenant_id", ""))
     source, compat_fields = _source(ctx, data, src_recipe, tenant)
     target = _target(ctx, data, tgt_recipe)
     contract, contract_file, properties = _asset(ctx, data)
@@ -187,7 +188,7 @@ def _file_source(ctx: _Ctx, kind: str, src: dict[str, Any], recipe: Recipe | Non
 def _sql_source(ctx: _Ctx, kind: str, src: dict[str, Any], recipe: Recipe | None, incremental: dict[str, Any],
                 recipe_inc: dict[str, Any]) -> dict[str, Any]:
     template = fill_template(recipe.section("connection_template"), ctx.env) if recipe else {}
-    connection = merged(template, _dict(src.get("connection")))
+    connection = merged(merged(template, _credentials(ctx, recipe)), _dict(src.get("connection")))
     options = {}
     for key in list(connection):
         if key not in SQL_CONNECTION_KEYS:
@@ -209,6 +210,25 @@ def _sql_source(ctx: _Ctx, kind: str, src: dict[str, Any], recipe: Recipe | None
         out["incremental"] = {"strategy": "cursor", **({"cursor_field": cursor} if cursor else {}),
                               "enabled": bool(cursor or any(t.get("cursor_field") for t in tables))}
     return out
+
+
+def _credentials(ctx: _Ctx, recipe: Recipe | None) -> dict[str, Any]:
+    """The tenant's database credentials from the selected upstream secret manager (named by the recipe's
+    `credentials.file_template`, e.g. /secrets/{tenant}/postgres.env -> `postgres`)."""
+    from .secrets import SecretManagerError, credential_name, load_secrets, selected, sql_credentials
+
+    name = credential_name(_dict(recipe.section("credentials") if recipe else {}).get("file_template"))
+    if not name or not selected():
+        return {}
+    try:
+        payload = load_secrets(ctx.tenant).get(name)
+    except SecretManagerError as exc:
+        ctx.refuse(str(exc), "source_connector_path")
+        return {}
+    except Exception as exc:  # noqa: BLE001 - a manager's own failure (AWS, unreadable file), named
+        ctx.refuse(f"secret {name!r} of tenant {ctx.tenant!r} could not be read: {type(exc).__name__}", "source_connector_path")
+        return {}
+    return sql_credentials(payload)
 
 
 def _rest_source(ctx: _Ctx, kind: str, src: dict[str, Any], recipe: Recipe | None) -> dict[str, Any]:

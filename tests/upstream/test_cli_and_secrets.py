@@ -1,0 +1,102 @@
+"""The upstream command lines (README/docs of dativo-io/dativo-ingest) through `python -m dativo_ingest.cli` and
+`dativo`, and the env / filesystem secret managers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dativo_defs.config.loader import load_job
+
+from .project import job, upstream_project, write
+from .test_dialect import CSV_JOB, PG_JOB
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for var in ("DATIVO_APP_ROOT", "PGHOST", "PGPORT", "PGDATABASE", "STATE_DIR", "DATIVO_SECRET_MANAGER",
+                "DATIVO_SECRETS_DIR", "DATIVO_SECRET_MANAGER_CONFIG"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("DATIVO_HOME", str(tmp_path / "home"))
+    root = upstream_project(tmp_path / "repo")
+    write(root / "data/people.csv", "id;name;score\n1;ann;1.5\n2;bob;2.5\n3;cid;\n")
+    job(root, "jobs/acme/people.yaml", CSV_JOB.replace("{warehouse}", str(tmp_path / "lake")))
+    return root
+
+
+def cli(*args: str, cwd: Path, module: str = "dativo_ingest.cli") -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_run_config_self_hosted_through_the_alias_module(app: Path, tmp_path: Path) -> None:
+    done = cli("run", "--config", "jobs/acme/people.yaml", "--mode", "self_hosted", "--json", cwd=app)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["rows_written"] == 3 and result["exit_code"] == 0
+    from pyiceberg.catalog import load_catalog
+
+    table = load_catalog("dativo", type="sql", uri=f"sqlite:///{tmp_path / 'home' / 'catalog.db'}").load_table("acme.people")
+    assert sorted(table.scan().to_arrow().column("id").to_pylist()) == [1, 2, 3]
+    assert table.properties["finops.cost_center"] == "HR-001"
+
+
+def test_run_job_dir_tenant_and_cloud_mode(app: Path) -> None:
+    job(app, "jobs/acme/orders.yaml", PG_JOB)
+    cloud = cli("run", "--job-dir", "jobs/acme", "--mode", "cloud", cwd=app)
+    assert cloud.returncode == 2 and "database connector" in cloud.stderr and "orders.yaml" in cloud.stderr
+    other = cli("run", "--config", "jobs/acme/people.yaml", "--tenant-id", "globex", cwd=app)
+    assert other.returncode == 2 and "not --tenant-id 'globex'" in other.stderr
+    both = cli("run", "--config", "jobs/acme/people.yaml", "--job-dir", "jobs/acme", cwd=app)
+    assert both.returncode == 2 and "exactly one of" in both.stderr
+
+
+@pytest.mark.parametrize("manager, words", [("vault", "HashiCorp Vault"), ("gcp", "GCP Secret Manager")])
+def test_unsupported_secret_managers_are_refused(app: Path, manager: str, words: str) -> None:
+    done = cli("run", "--config", "jobs/acme/people.yaml", "--secret-manager", manager, cwd=app)
+    assert done.returncode == 2 and words in done.stderr and "env, filesystem or aws" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_check_json_and_discover(app: Path) -> None:
+    checked = cli("check", "--config", "jobs/acme/people.yaml", "--json", cwd=app)
+    report = json.loads(checked.stdout)
+    assert checked.returncode == 0 and report["ok"] and [c["name"] for c in report["checks"]] == ["config", "source", "target"]
+    job(app, "jobs/acme/orders.yaml", PG_JOB.replace("nessie.acme.internal", "127.0.0.1").replace("19120", "9"))
+    failing = cli("check", "--config", "jobs/acme/orders.yaml", "--json", cwd=app, module="dativo_defs.cli")
+    assert failing.returncode == 2 and not json.loads(failing.stdout)["ok"]
+    listed = cli("discover", "--connector", "stripe", cwd=app)
+    assert listed.returncode == 0 and listed.stdout.split() == ["customers", "charges", "invoices"]
+    refused = cli("discover", "--connector", "gdrive_csv", cwd=app)
+    assert refused.returncode == 2 and "Google Drive" in refused.stderr
+    own = cli("discover", "--config", "jobs/acme/people.yaml", cwd=app)
+    assert own.returncode == 0 and own.stdout.split() == ["people"]
+
+
+def test_validate_through_python_dash_m_has_no_circular_import(tmp_path: Path) -> None:
+    write(tmp_path / "configs/runner.yaml", "runner: {orchestrator: {schedules: []}}\n")
+    done = cli("validate", "--runner-config", "configs/runner.yaml", cwd=tmp_path, module="dativo_defs.cli")
+    assert done.returncode == 0 and "OK: 0 schedule(s)" in done.stdout, done.stderr[-1500:]
+
+
+def test_filesystem_and_env_secret_managers_fill_database_credentials(app: Path, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    file = job(app, "jobs/acme/orders.yaml", PG_JOB.replace("connection: {user: postgres}", "connection: {port: 5432}"))
+    write(tmp_path / "secrets/acme/postgres.env", "PGHOST=db.fs\nPGUSER=reader\nPGPASSWORD=fs-pass\nPGDATABASE=shop\n")
+    monkeypatch.setenv("DATIVO_SECRETS_DIR", str(tmp_path / "secrets"))
+    conn = load_job(file).config.source.connection
+    assert (conn.host, conn.user, conn.database, conn.port) == ("db.fs", "reader", "shop", 5432)
+    assert conn.password.resolve() == "fs-pass" and "fs-pass" not in repr(conn)
+    monkeypatch.delenv("DATIVO_SECRETS_DIR")
+    monkeypatch.setenv("DATIVO_SECRET__ACME__POSTGRES__JSON", json.dumps({"user": "envuser", "password": "env-pass"}))
+    monkeypatch.setenv("DATIVO_SECRET__GLOBEX__POSTGRES__JSON", json.dumps({"user": "wrong-tenant"}))
+    conn = load_job(file).config.source.connection
+    assert (conn.user, conn.password.resolve()) == ("envuser", "env-pass")
