@@ -100,3 +100,46 @@ def test_filesystem_and_env_secret_managers_fill_database_credentials(app: Path,
     monkeypatch.setenv("DATIVO_SECRET__GLOBEX__POSTGRES__JSON", json.dumps({"user": "wrong-tenant"}))
     conn = load_job(file).config.source.connection
     assert (conn.user, conn.password.resolve()) == ("envuser", "env-pass")
+
+
+@pytest.fixture
+def secrets_server(monkeypatch: pytest.MonkeyPatch):
+    """moto's server standing in for AWS Secrets Manager on a free loopback port."""
+    from moto.server import ThreadedMotoServer
+
+    from tests.engine.conftest import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    for key, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                       ("AWS_EC2_METADATA_DISABLED", "true")):
+        monkeypatch.setenv(key, value)
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.mark.parametrize("layout", ["per_secret", "bundle"])
+def test_aws_secrets_manager_fills_database_credentials(app: Path, secrets_server: str, layout: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
+
+    client = boto3.client("secretsmanager", region_name="eu-west-1", endpoint_url=secrets_server)
+    config = {"region_name": "eu-west-1", "endpoint_url": secrets_server}
+    if layout == "per_secret":
+        client.create_secret(Name="acme/postgres", SecretString=json.dumps({"PGUSER": "aws-user", "PGPASSWORD": "aws-pass"}))
+        config["secrets"] = ["postgres"]
+    else:
+        client.create_secret(Name="tenants/acme", SecretString=json.dumps(
+            {"postgres": {"user": "aws-user", "password": "aws-pass"}}))
+        config["bundle_secret_id_template"] = "tenants/{tenant}"
+    monkeypatch.setenv("DATIVO_SECRET_MANAGER", "aws")
+    monkeypatch.setenv("DATIVO_SECRET_MANAGER_CONFIG", json.dumps(config))
+    file = job(app, "jobs/acme/orders.yaml", PG_JOB.replace("connection: {user: postgres}", "connection: {port: 5432}"))
+    conn = load_job(file).config.source.connection
+    assert (conn.user, conn.password.resolve()) == ("aws-user", "aws-pass")
+    client.delete_secret(SecretId="acme/postgres" if layout == "per_secret" else "tenants/acme", ForceDeleteWithoutRecovery=True)
+    from dativo_defs.config.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="secret 'postgres' of tenant 'acme' could not be read: ResourceNotFoundException"):
+        load_job(file)
