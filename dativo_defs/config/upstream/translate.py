@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import ConfigError, ConfigIssue
 from ..yaml_loader import FieldPath, LoadedYaml, dotted_path
 from .dialect import UPSTREAM_RETRYABLE_EXIT_CODES, StateFile, UpstreamCompat
-from .paths import map_path
+from .paths import is_app_path, map_path
 from .recipes import Recipe, fill_template, merged, read_recipe
 
 TOP_LEVEL = {"tenant_id", "environment", "source_connector", "source_connector_path", "target_connector",
@@ -336,6 +336,11 @@ def nessie_rest_uri(uri: str, branch: str | None) -> str:
     return f"{base}/iceberg/{branch}" if branch else f"{base}/iceberg"
 
 
+def _warehouse(value: str, ctx: _Ctx) -> str:
+    """A warehouse under /app (a local path in the upstream image) maps like every /app path; URLs stay."""
+    return str(map_path(value, ctx.doc.file)) if is_app_path(value) else value
+
+
 def _iceberg(ctx: _Ctx, tgt: dict[str, Any], connection: dict[str, Any]) -> dict[str, Any]:
     s3 = _dict(connection.get("s3")) or _dict(connection.get("minio"))
     storage, bucket, prefix = _storage(ctx, s3, "minio" if "minio" in connection else "s3", ("target", "connection", "s3"))
@@ -348,7 +353,7 @@ def _iceberg(ctx: _Ctx, tgt: dict[str, Any], connection: dict[str, Any]) -> dict
         branch = tgt.get("branch") or nessie.get("ref") or nessie.get("default_branch")
         catalog: dict[str, Any] = {"type": "rest", "name": "nessie", "uri": nessie_rest_uri(str(nessie["uri"]), branch)}
         if tgt.get("warehouse"):
-            catalog["warehouse"] = tgt["warehouse"]
+            catalog["warehouse"] = _warehouse(str(tgt["warehouse"]), ctx)
         out["catalog"] = catalog
     else:
         from ..paths import dativo_home
@@ -357,7 +362,7 @@ def _iceberg(ctx: _Ctx, tgt: dict[str, Any], connection: dict[str, Any]) -> dict
         # catalog, whose warehouse is bucket/prefix.
         dativo_home().mkdir(parents=True, exist_ok=True)  # the embedded catalog's folder, as for dativo's default
         out["catalog"] = {"type": "sql", "uri": f"sqlite:///{dativo_home() / 'catalog.db'}",
-                          "warehouse": tgt.get("warehouse") or location}
+                          "warehouse": _warehouse(str(tgt["warehouse"]), ctx) if tgt.get("warehouse") else location}
         if tgt.get("branch"):
             ctx.unhonoured.append("branch without a nessie catalog")
     if storage:
