@@ -26,7 +26,7 @@ from .sources import load_source
 from .sources.base import CursorTracker, Source, Stream, cursor_of
 from .targets import load_target
 from .targets.base import Target, WriteRequest
-from .upstream_compat import failure_kind, first_run_state
+from .upstream_compat import failure_kind, first_run_state, with_ingest_date
 
 
 def run_job(job: Job, context: RunContext | None = None) -> RunResult:
@@ -77,7 +77,7 @@ def _run_stream(job: Job, source: Source, target: Target, stream: Stream, contex
     if job.contract is not None:
         checker = ContractChecker(job.contract, strict=job.config.schema_validation_mode is SchemaValidationMode.STRICT)
     tracker = CursorTracker(stream.cursor_field)
-    first, batches = _peek(source.read(stream, state))
+    first, batches = _peek(with_ingest_date(job.upstream, source.read(stream, state)))
     if first is None:
         events.emit("no_new_data", object=stream.object, cursor=outcome.cursor_before)
         outcome.cursor_after = outcome.cursor_before

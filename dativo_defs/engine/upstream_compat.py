@@ -3,6 +3,7 @@
 - With no committed state, the first run starts at the cursor of upstream's state file (migration, logged as
   `state_migrated`), else at upstream's first-run window `today - lookback_days` (logged as
   `first_run_window`). Once dativo has committed state, neither applies again.
+- Jobs partitioned by `ingest_date` get that column (the run's UTC date) on every batch.
 - A failed run is retried (error_kind transient) exactly when upstream would retry it; see
   UpstreamCompat.failure_is_retryable. The engine's own classification is kept in the event as `native_kind`.
 """
@@ -11,7 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 from typing import Any
+
+import pyarrow as pa
 
 from ..config.upstream.dialect import UpstreamCompat
 from .errors import ErrorKind
@@ -63,6 +67,24 @@ def _window_start(start: dt.datetime, kind: str) -> Any:
     if kind == "iso_text":
         return (start - dt.timedelta(microseconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return start - dt.timedelta(microseconds=1)
+
+
+def with_ingest_date(compat: UpstreamCompat | None, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """`batches`, with upstream's `ingest_date` partition column (the run's UTC date) appended when the job
+    partitions by it; unchanged otherwise."""
+    if compat is None or not compat.ingest_date:
+        return batches
+    day = dt.datetime.now(dt.timezone.utc).date()
+
+    def added() -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            if "ingest_date" in batch.schema.names:
+                yield batch
+            else:
+                yield batch.append_column(pa.field("ingest_date", pa.date32()),
+                                          pa.array([day] * batch.num_rows, pa.date32()))
+
+    return added()
 
 
 def failure_kind(compat: UpstreamCompat | None, native: ErrorKind, message: str) -> ErrorKind:

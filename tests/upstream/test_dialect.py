@@ -75,17 +75,19 @@ def test_csv_job_recipe_app_paths_asset_and_governance(app: Path) -> None:
     assert source.incremental is None  # no `incremental:` in the job: read everything, as upstream
     # flat ODCS v3 asset
     contract = loaded.contract
+    # (the recipe partitions by ingest_date: the run's date, a column upstream adds, is part of the contract)
     assert [(c.name, c.type.value, c.required) for c in contract.columns] == [
-        ("id", "integer", True), ("name", "string", True), ("score", "double", False)]
+        ("id", "integer", True), ("name", "string", True), ("score", "double", False), ("ingest_date", "date", False)]
     assert contract.all_owners() == ["people@acme.test"]
     # governance as table properties; job overrides win
     assert target.type == "iceberg" and target.catalog.type == "sql" and target.catalog.warehouse == str(app / "lake")
     assert target.table_properties == {
         "classification.default": "pii", "classification.fields.name": "high_pii", "governance.owner": "people@acme.test",
         "governance.retention_days": "365", "finops.cost_center": "HR-001", "finops.business_tags": "hr,payroll"}
-    # upstream: no retry_config -> no retries; recipe partitioning is reported as not reproduced
+    assert [(p.column, p.transform) for p in target.partitioning] == [("ingest_date", "identity")]
+    # upstream: no retry_config -> no retries
     assert loaded.config.retry_config.max_retries == 0
-    assert loaded.upstream == UpstreamCompat(file=loaded.file, unhonoured=("partitioning=ingest_date",))
+    assert loaded.upstream == UpstreamCompat(file=loaded.file, ingest_date=True)
 
 
 def test_postgres_job_wrapper_asset_nessie_branch_and_first_run_window(app: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -109,7 +111,7 @@ def test_postgres_job_wrapper_asset_nessie_branch_and_first_run_window(app: Path
     assert target.storage.secret_access_key is None  # its variable is unset: the recipe default is not given
     # the wrapper asset with upstream types
     assert [(c.name, c.type.value) for c in loaded.contract.columns] == [
-        ("id", "long"), ("updated_at", "timestamp"), ("amount", "decimal"), ("email", "string")]
+        ("id", "long"), ("updated_at", "timestamp"), ("amount", "decimal"), ("email", "string"), ("ingest_date", "date")]
     assert target.table_properties["classification.default"] == "sensitive"
     assert target.table_properties["classification.fields.email"] == "pii"
     assert target.table_properties["governance.regulations"] == "SOX"

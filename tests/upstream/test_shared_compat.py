@@ -70,9 +70,10 @@ def test_every_upstream_job_loads_or_is_refused_with_the_feature_named(rel: str)
     # the asset: its columns, names and types (bigint -> long)
     asset = load_yaml(SHARED / raw["asset_path"].removeprefix("/app/")).data
     columns = asset.get("asset", asset)["schema"]
-    assert [c.name for c in loaded.contract.columns] == [c["name"] for c in columns]
+    iceberg = raw["target_connector"] == "iceberg"  # partitioned by ingest_date: upstream's added column
+    assert [c.name for c in loaded.contract.columns] == [c["name"] for c in columns] + (["ingest_date"] if iceberg else [])
     assert [c.type.value for c in loaded.contract.columns] == [
-        {"bigint": "long"}.get(c["type"], c["type"]) for c in columns]
+        {"bigint": "long"}.get(c["type"], c["type"]) for c in columns] + (["date"] if iceberg else [])
     # the source: objects and the first-run window
     src = raw["source"]
     expected_objects = [t["object"] for t in src.get("tables", [])] or [f["object"] for f in src.get("files", [])] \
@@ -94,7 +95,8 @@ def test_every_upstream_job_loads_or_is_refused_with_the_feature_named(rel: str)
     # the target: where the data lands
     tgt = raw["target"]
     if raw["target_connector"] == "iceberg":
-        assert cfg.target.type == "iceberg"
+        assert cfg.target.type == "iceberg" and compat.ingest_date
+        assert [(p.column, p.transform) for p in cfg.target.partitioning] == [("ingest_date", "identity")]
         nessie = tgt["connection"].get("nessie")
         if nessie:
             assert cfg.target.catalog.type == "rest"
@@ -114,6 +116,7 @@ def test_every_upstream_job_loads_or_is_refused_with_the_feature_named(rel: str)
     else:
         conn = tgt["connection"]
         assert cfg.target.type == "parquet" and cfg.target.path == f"s3://{conn['bucket']}/{conn['prefix']}"
+        assert "partitioning=ingest_date" in compat.unhonoured  # the Parquet target does not partition
     assert compat.retry_configured is ("retry_config" in raw) and cfg.retry_config.max_retries == (
         3 if "retry_config" in raw else 0)
 

@@ -131,12 +131,18 @@ def test_lookback_days_is_a_first_run_window_never_a_rerun(setup) -> None:
     assert run_job(load_job(file), RunContext()).rows_written == 1 and read_back(home) == [6, 7, 8, 9]
 
 
-def test_governance_metadata_lands_as_iceberg_table_properties(setup) -> None:
+def test_governance_and_ingest_date_partitioning_land_in_iceberg(setup) -> None:
     _, db, file, home = setup
     insert(db, [(1, datetime.now(timezone.utc).replace(tzinfo=None))])
     assert run_job(load_job(file), RunContext()).rows_written == 1
     from pyiceberg.catalog import load_catalog
 
-    props = load_catalog("dativo", type="sql", uri=f"sqlite:///{home / 'catalog.db'}").load_table("acme.orders").properties
+    table = load_catalog("dativo", type="sql", uri=f"sqlite:///{home / 'catalog.db'}").load_table("acme.orders")
+    props = table.properties
+    # the recipe's ingest_date partitioning: the run's UTC date as an identity partition, in the data path too
+    assert [f.name for f in table.spec().fields] == ["ingest_date"]
+    today = datetime.now(timezone.utc).date()
+    assert table.scan().to_arrow().column("ingest_date").to_pylist() == [today]
+    assert all(f"/ingest_date={today.isoformat()}/" in task.file.file_path for task in table.scan().plan_files())
     assert props["classification.default"] == "sensitive" and props["governance.owner"] == "data@acme.test"
     assert props["governance.retention_days"] == "30"

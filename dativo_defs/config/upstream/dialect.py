@@ -46,6 +46,7 @@ class UpstreamCompat:
     retryable_exit_codes: tuple[int, ...] = UPSTREAM_RETRYABLE_EXIT_CODES
     retryable_error_patterns: tuple[str, ...] = ()
     failure_exit_code: int = UPSTREAM_FAILURE_EXIT
+    ingest_date: bool = False  # add upstream's `ingest_date` column (the run's UTC date), the partition column
     cursor_kind: str = "datetime"  # how a first-run window start is written: datetime | epoch_seconds | iso_text
     unhonoured: tuple[str, ...] = ()  # upstream settings accepted but not reproduced (logged on every run)
 

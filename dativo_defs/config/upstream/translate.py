@@ -52,6 +52,7 @@ class _Ctx:
     doc: LoadedYaml
     env: Mapping[str, str]
     tenant: str = ""
+    partitioning: Any = None  # the job's (else the recipe's) partition columns; the asset's apply when neither says
     issues: list[ConfigIssue] = field(default_factory=list)
     unhonoured: list[str] = field(default_factory=list)
 
@@ -83,6 +84,7 @@ def translate(doc: LoadedYaml, env: Mapping[str, str]) -> Translated:
     contract, contract_file, properties = _asset(ctx, data)
     if properties and isinstance(target, dict) and target.get("type") == "iceberg":
         target["table_properties"] = properties
+    ingest_date = _partitioning(ctx, target, contract)
     retry, retry_fields = _retry(ctx, data)
     if ctx.issues:
         raise ConfigError(ctx.issues)
@@ -95,8 +97,26 @@ def translate(doc: LoadedYaml, env: Mapping[str, str]) -> Translated:
     if logging.get("redaction") is False:
         job["logging"] = {**logging, "redaction": True}  # secrets are always masked here (docs/MIGRATING.md)
         ctx.unhonoured.append("logging.redaction=false")
-    compat = UpstreamCompat(file=doc.file, unhonoured=tuple(ctx.unhonoured), **compat_fields, **retry_fields)
+    compat = UpstreamCompat(file=doc.file, unhonoured=tuple(ctx.unhonoured), ingest_date=ingest_date, **compat_fields,
+                            **retry_fields)
     return Translated(job, contract, contract_file, compat)
+
+
+def _partitioning(ctx: _Ctx, target: Any, contract: dict[str, Any] | None) -> bool:
+    """Upstream partitions by `ingest_date` (the run's date, a column it adds) and/or data columns. Iceberg targets
+    get identity partitions on them (and the ingest_date column, added to the contract); Parquet targets do not
+    partition (reported). Returns whether runs add the ingest_date column."""
+    columns = ctx.partitioning or _dict(_dict(contract).get("target")).get("partitioning") or []
+    if not isinstance(columns, list) or not columns or not isinstance(target, dict):
+        return False
+    if target.get("type") != "iceberg":
+        ctx.unhonoured.append(f"partitioning={','.join(map(str, columns))}")
+        return False
+    target["partitioning"] = [{"column": str(c), "transform": "identity"} for c in columns]
+    adds = "ingest_date" in columns
+    if adds and contract is not None and not any(c.get("name") == "ingest_date" for c in contract["schema"]):
+        contract["schema"] = [*contract["schema"], {"name": "ingest_date", "type": "date", "required": False}]
+    return adds
 
 
 def _recipe(ctx: _Ctx, data: dict[str, Any], key: str) -> Recipe | None:
@@ -283,10 +303,8 @@ def _target(ctx: _Ctx, data: dict[str, Any], recipe: Recipe | None) -> dict[str,
     if file_format != "parquet":
         ctx.refuse(f"file_format {file_format!r} is not supported (Markdown-KV storage included); use parquet",
                    "target", "file_format")
-    partitioning = tgt.get("partitioning") or (recipe.data.get("partitioning_default") if recipe else None) or \
+    ctx.partitioning = tgt.get("partitioning") or (recipe.data.get("partitioning_default") if recipe else None) or \
         (_dict(recipe.section("default_engine").get("options")).get("native", {}).get("partition_by_default") if recipe else None)
-    if partitioning:
-        ctx.unhonoured.append(f"partitioning={','.join(map(str, partitioning))}")
     template = fill_template(recipe.section("connection_template"), ctx.env) if recipe else {}
     connection = merged(template, _dict(tgt.get("connection")))
     if kind == "iceberg":
