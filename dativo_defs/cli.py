@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from .cli_upstream import check_command, discover_command, job_dir_files, refusal, select_secrets, upstream_run_options
+from .cli_upstream import (app_path, check_command, discover_command, job_dir_files, refusal, select_secrets,
+                           upstream_run_options)
 from .config.paths import RUNNER_CONFIG_ENV, runner_config_path
 
 EXIT_INVALID = 2
@@ -21,12 +22,13 @@ runner_option = click.option(
 
 def select_runner(path: Path | None) -> Path:
     """Resolve the runner file and export it, so every later lookup (jobs, DATIVO_HOME) agrees."""
-    resolved = runner_config_path(path)
+    resolved = runner_config_path(app_path(path))
     os.environ[RUNNER_CONFIG_ENV] = str(resolved)
     return resolved
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="dativo", prog_name="dativo")
 def main() -> None:
     """dativo: config-driven ingestion into Iceberg, orchestrated by Dagster or Airflow."""
 
@@ -94,7 +96,7 @@ def run(job_file: Path | None, run_all: bool, runner_config: Path | None, as_jso
     select_secrets(secrets_dir, secret_manager, secret_manager_config)
     if job_file is not None or job_dir is not None:
         try:
-            jobs = [load_job(file) for file in ([job_file] if job_file is not None else job_dir_files(job_dir))]
+            jobs = [load_job(file) for file in ([app_path(job_file)] if job_file is not None else job_dir_files(app_path(job_dir)))]
         except ConfigError as exc:
             _print_issues(exc.issues)
             sys.exit(EXIT_INVALID)

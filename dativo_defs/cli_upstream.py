@@ -16,6 +16,16 @@ EXIT_INVALID = 2
 DATABASE_SOURCES = {"postgres", "postgresql", "mysql", "mariadb", "sqlite"}
 
 
+def app_path(path: Path | None) -> Path | None:
+    """A command-line path under upstream's Docker WORKDIR (/app/...) mapped like the paths in files
+    (config/upstream/paths.py), when it does not exist as given."""
+    from .config.upstream.paths import is_app_path, map_path
+
+    if path is None or path.exists() or not is_app_path(str(path)):
+        return path
+    return map_path(str(path), Path.cwd())
+
+
 def upstream_run_options(command):
     """Options of upstream's `run`, added to dativo's."""
     for option in reversed([
@@ -74,7 +84,9 @@ def refusal(job, mode: str, tenant_id: str | None) -> str | None:
 @click.option("--secrets-dir", default=None)
 @click.option("--secret-manager", type=click.Choice(["env", "filesystem", "vault", "aws", "gcp"]), default=None)
 @click.option("--secret-manager-config", default=None)
-def check_command(job_file: Path, as_json: bool, verbose: bool, secrets_dir, secret_manager, secret_manager_config) -> None:
+@click.option("--mode", type=click.Choice(["self_hosted", "cloud"]), default="self_hosted", show_default=True)
+def check_command(job_file: Path, as_json: bool, verbose: bool, secrets_dir, secret_manager, secret_manager_config,
+                  mode: str) -> None:
     """Test a job's connections: config valid, source reachable (auth ok), target writable. Exit 0 when all pass."""
     from .config.errors import ConfigError
     from .config.loader import load_job
@@ -84,10 +96,14 @@ def check_command(job_file: Path, as_json: bool, verbose: bool, secrets_dir, sec
     from .engine.targets import load_target
 
     select_secrets(secrets_dir, secret_manager, secret_manager_config)
+    job_file = app_path(job_file)
     checks: list[dict] = []
     try:
         job = load_job(job_file)
-        checks.append({"name": "config", "ok": True, "detail": f"{job.tenant_id}/{job.name}"})
+        reason = refusal(job, mode, None)
+        checks.append({"name": "config", "ok": reason is None, "detail": reason or f"{job.tenant_id}/{job.name}"})
+        if reason:
+            job = None
     except ConfigError as exc:
         job = None
         checks.append({"name": "config", "ok": False, "detail": "; ".join(str(i) for i in exc.issues)})
@@ -126,7 +142,12 @@ def check_command(job_file: Path, as_json: bool, verbose: bool, secrets_dir, sec
 @click.option("--config", "job_file", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--connector", default=None, help="A connector name: lists the objects dativo knows for it.")
 @click.option("--json", "as_json", is_flag=True)
-def discover_command(job_file: Path | None, connector: str | None, as_json: bool) -> None:
+@click.option("--verbose", is_flag=True, help="Say where the list comes from.")
+@click.option("--secrets-dir", default=None)
+@click.option("--secret-manager", type=click.Choice(["env", "filesystem", "vault", "aws", "gcp"]), default=None)
+@click.option("--secret-manager-config", default=None)
+def discover_command(job_file: Path | None, connector: str | None, as_json: bool, verbose: bool, secrets_dir,
+                     secret_manager, secret_manager_config) -> None:
     """List the tables / streams of a source (--config), or the objects of a connector (--connector)."""
     from .config.errors import ConfigError
     from .config.loader import load_job
@@ -134,6 +155,8 @@ def discover_command(job_file: Path | None, connector: str | None, as_json: bool
 
     if (job_file is None) == (connector is None):
         raise click.UsageError("give exactly one of --config PATH or --connector NAME")
+    select_secrets(secrets_dir, secret_manager, secret_manager_config)
+    job_file = app_path(job_file)
     if connector is not None:
         known = {"stripe": ["customers", "charges", "invoices"], "hubspot": ["contacts", "companies", "deals"]}
         if connector in REFUSED_SOURCES:
@@ -155,6 +178,8 @@ def discover_command(job_file: Path | None, connector: str | None, as_json: bool
                 click.echo(f"ERROR {issue}", err=True)
             sys.exit(EXIT_INVALID)
         names = _discover(job)
+    if verbose and not as_json:
+        click.echo(f"# {len(names)} stream(s) of {job_file or connector}", err=True)
     click.echo(json.dumps({"streams": names}) if as_json else "\n".join(names))
 
 

@@ -143,3 +143,64 @@ def test_aws_secrets_manager_fills_database_credentials(app: Path, secrets_serve
 
     with pytest.raises(ConfigError, match="secret 'postgres' of tenant 'acme' could not be read: ResourceNotFoundException"):
         load_job(file)
+
+
+def test_upstream_readme_and_docs_command_lines(app: Path, tmp_path: Path) -> None:
+    """Each command line of the upstream README / docs: runs, or gives a clear error (never a traceback)."""
+    write(app / "configs/runner.yaml", """
+        runner:
+          mode: orchestrated
+          orchestrator:
+            type: dagster
+            schedules:
+              - {name: people_hourly, config: /app/jobs/acme/people.yaml, cron: "0 * * * *", enabled: true, timezone: UTC}
+            concurrency_per_tenant: 1
+    """)
+    write(tmp_path / "secrets/acme/postgres.env", "PGUSER=postgres\n")
+    lines = {
+        # README quickstart (the Docker paths under /app map to the project)
+        ("run", "--config", "/app/jobs/acme/people.yaml", "--mode", "self_hosted"): 0,
+        ("run", "--job-dir", "jobs/acme", "--secret-manager", "filesystem", "--secrets-dir", str(tmp_path / "secrets")): 0,
+        ("run", "--config", "jobs/acme/people.yaml", "--secrets-dir", str(tmp_path / "secrets"), "--mode", "self_hosted"): 0,
+        ("check", "--config", "jobs/acme/people.yaml", "--mode", "self_hosted", "--verbose"): 0,
+        ("check", "--config", "jobs/acme/people.yaml", "--json"): 0,
+        ("discover", "--config", "jobs/acme/people.yaml", "--verbose"): 0,
+        ("discover", "--connector", "stripe", "--verbose"): 0,
+        ("discover", "--connector", "postgres", "--verbose"): 2,  # clear error: needs a job's connection
+        ("validate", "--runner-config", "/app/configs/runner.yaml"): 0,
+        ("--version",): 0,
+    }
+    for args, expected in lines.items():
+        done = cli(*args, cwd=app)
+        assert done.returncode == expected, f"{args}: {done.stdout[-800:]}\n{done.stderr[-1500:]}"
+        assert "Traceback" not in done.stderr, args
+        if expected:
+            assert done.stderr.startswith("ERROR ") or "Error:" in done.stderr, (args, done.stderr[-500:])
+
+
+def test_env_manager_dotenv_payload_and_api_key_secret(app: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The upstream docs' forms: DATIVO_SECRET__MYTENANT__postgres__env=$'PGHOST=...\\nPGUSER=...' and
+    DATIVO_SECRET__<TENANT>__stripe_api_key__text; the README's `source: {object: customers}`."""
+    monkeypatch.setenv("DATIVO_SECRET__ACME__postgres__env", "PGHOST=localhost\nPGUSER=pguser\nPGPASSWORD=pw")
+    conn = load_job(job(app, "jobs/acme/orders.yaml", PG_JOB.replace("connection: {user: postgres}", "connection: {}"))
+                    ).config.source.connection
+    assert (conn.host, conn.user, conn.password.resolve()) == ("localhost", "pguser", "pw")
+    monkeypatch.setenv("DATIVO_SECRET__ACME__stripe_api_key__text", "sk_test_123")
+    stripe = load_job(job(app, "jobs/acme/stripe.yaml", """
+        tenant_id: acme
+        source_connector: stripe
+        source_connector_path: /app/connectors/stripe.yaml
+        target_connector: iceberg
+        target_connector_path: /app/connectors/iceberg.yaml
+        asset: people
+        asset_path: /app/assets/people.yaml
+        source:
+          object: customers
+          incremental: {lookback_days: 1}
+        target:
+          warehouse: lake
+    """))
+    source = stripe.config.source
+    assert [(r.object, r.path) for r in source.resources] == [("customers", "/v1/customers")]
+    assert source.auth.token.resolve() == "sk_test_123" and stripe.upstream.cursor_kind == "epoch_seconds"
+    assert stripe.upstream.lookback_days == 1

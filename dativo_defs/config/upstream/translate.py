@@ -159,7 +159,7 @@ def _source(ctx: _Ctx, data: dict[str, Any], recipe: Recipe | None, tenant: str)
     if recipe and recipe.engine_type in DOCKER_ENGINES:
         ctx.unhonoured.append(f"default_engine={recipe.engine_type}")  # the native reader replaces it
     for key in src:
-        if key not in {"files", "tables", "objects", "connection", "credentials", "incremental", "engine",
+        if key not in {"files", "tables", "objects", "object", "connection", "credentials", "incremental", "engine",
                        "custom_reader", "description"}:
             ctx.refuse(f"unknown field {key!r} in an upstream source", "source", key)
     incremental = _dict(src.get("incremental"))
@@ -251,8 +251,29 @@ def _credentials(ctx: _Ctx, recipe: Recipe | None) -> dict[str, Any]:
     return sql_credentials(payload)
 
 
+def _api_key(ctx: _Ctx, kind: str) -> str | None:
+    """The tenant's API key from the selected secret manager: secret `<kind>_api_key`, or `<kind>` (text, or an
+    object with `api_key` / `token`)."""
+    from .secrets import SecretManagerError, load_secrets, selected
+
+    if not selected():
+        return None
+    try:
+        secrets = load_secrets(ctx.tenant)
+    except SecretManagerError as exc:
+        ctx.refuse(str(exc), "source_connector_path")
+        return None
+    except Exception as exc:  # noqa: BLE001
+        ctx.refuse(f"secrets of tenant {ctx.tenant!r} could not be read: {type(exc).__name__}", "source_connector_path")
+        return None
+    value = secrets.get(f"{kind}_api_key", secrets.get(kind))
+    if isinstance(value, dict):
+        value = value.get("api_key") or value.get("token") or value.get(f"{kind.upper()}_API_KEY")
+    return str(value) if value else None
+
+
 def _rest_source(ctx: _Ctx, kind: str, src: dict[str, Any], recipe: Recipe | None) -> dict[str, Any]:
-    objects = src.get("objects") or []
+    objects = src.get("objects") or ([src["object"]] if src.get("object") else [])  # README form: `object: customers`
     if not isinstance(objects, list) or not objects:
         ctx.refuse(f"a {kind} source needs `objects` (e.g. [customers])", "source", "objects")
         objects = []
@@ -261,6 +282,8 @@ def _rest_source(ctx: _Ctx, kind: str, src: dict[str, Any], recipe: Recipe | Non
     token: Any = None
     if job_credentials.get("token") or job_credentials.get("api_key"):
         token = job_credentials.get("token") or job_credentials.get("api_key")
+    elif (secret := _api_key(ctx, kind)) is not None:
+        token = secret
     elif credentials.get("from_env"):
         token = {"env": credentials["from_env"]}
     out: dict[str, Any] = {"type": kind, "resources": [{"object": o, "path": REST_PATHS[kind].format(o)} for o in objects]}
