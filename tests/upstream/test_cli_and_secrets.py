@@ -204,3 +204,16 @@ def test_env_manager_dotenv_payload_and_api_key_secret(app: Path, monkeypatch: p
     assert [(r.object, r.path) for r in source.resources] == [("customers", "/v1/customers")]
     assert source.auth.token.resolve() == "sk_test_123" and stripe.upstream.cursor_kind == "epoch_seconds"
     assert stripe.upstream.lookback_days == 1
+
+
+def test_filesystem_manager_defaults_to_the_projects_secrets_folder(app: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--secret-manager filesystem` without --secrets-dir: upstream's /secrets/{tenant}/<name>.env, mounted as
+    <project>/secrets in its image, is found under the app root; the job's `credentials` win over the secret."""
+    write(app / "secrets/acme/postgres.env", "PGUSER=from-file\nPGPASSWORD=file-pass\n")
+    monkeypatch.setenv("DATIVO_SECRET_MANAGER", "filesystem")
+    text = PG_JOB.replace("connection: {user: postgres}", "connection: {}")
+    conn = load_job(job(app, "jobs/acme/orders.yaml", text)).config.source.connection
+    assert (conn.user, conn.password.resolve()) == ("from-file", "file-pass")
+    text = text.replace("connection: {}", "credentials: {user: from-job}\n      connection: {}")
+    conn = load_job(job(app, "jobs/acme/orders.yaml", text)).config.source.connection
+    assert (conn.user, conn.password.resolve()) == ("from-job", "file-pass")

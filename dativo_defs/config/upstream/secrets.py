@@ -75,13 +75,20 @@ def _config() -> dict[str, Any]:
     return data
 
 
-def load_secrets(tenant: str) -> dict[str, Any]:
-    """The tenant's secrets from the selected manager: name -> parsed payload (dict for .env/JSON)."""
+def load_secrets(tenant: str, anchor: Path | None = None) -> dict[str, Any]:
+    """The tenant's secrets from the selected manager: name -> parsed payload (dict for .env/JSON). The
+    filesystem manager's root is --secrets-dir, else /secrets (upstream's `/secrets/{tenant}/...` templates) when it
+    exists, else `secrets/` under the app root of `anchor` (the job file)."""
     kind = manager_kind()
     if kind == "env":
         return _from_env(tenant)
     if kind == "filesystem":
-        return _from_dir(Path(os.environ.get(SECRETS_DIR_ENV) or _config().get("secrets_dir") or "/secrets") / tenant)
+        root = os.environ.get(SECRETS_DIR_ENV) or _config().get("secrets_dir")
+        if not root:
+            from .paths import app_root
+
+            root = "/secrets" if Path("/secrets").is_dir() else str(app_root(anchor) / "secrets")
+        return _from_dir(Path(root) / tenant)
     return _from_aws(tenant, _config())
 
 

@@ -208,7 +208,11 @@ def _file_source(ctx: _Ctx, kind: str, src: dict[str, Any], recipe: Recipe | Non
 def _sql_source(ctx: _Ctx, kind: str, src: dict[str, Any], recipe: Recipe | None, incremental: dict[str, Any],
                 recipe_inc: dict[str, Any]) -> dict[str, Any]:
     template = fill_template(recipe.section("connection_template"), ctx.env) if recipe else {}
-    connection = merged(merged(template, _credentials(ctx, recipe)), _dict(src.get("connection")))
+    from .secrets import sql_credentials
+
+    # recipe template < the tenant's secret < the job's `credentials` < the job's `connection`
+    secrets = merged(_credentials(ctx, recipe), sql_credentials(_dict(src.get("credentials"))))
+    connection = merged(merged(template, secrets), _dict(src.get("connection")))
     options = {}
     for key in list(connection):
         if key not in SQL_CONNECTION_KEYS:
@@ -241,7 +245,7 @@ def _credentials(ctx: _Ctx, recipe: Recipe | None) -> dict[str, Any]:
     if not name or not selected():
         return {}
     try:
-        payload = load_secrets(ctx.tenant).get(name)
+        payload = load_secrets(ctx.tenant, ctx.doc.file).get(name)
     except SecretManagerError as exc:
         ctx.refuse(str(exc), "source_connector_path")
         return {}
@@ -259,7 +263,7 @@ def _api_key(ctx: _Ctx, kind: str) -> str | None:
     if not selected():
         return None
     try:
-        secrets = load_secrets(ctx.tenant)
+        secrets = load_secrets(ctx.tenant, ctx.doc.file)
     except SecretManagerError as exc:
         ctx.refuse(str(exc), "source_connector_path")
         return None
