@@ -43,7 +43,10 @@ def contract_dict(data: dict[str, Any]) -> dict[str, Any]:
     """The asset as the input of dativo's Contract model."""
     asset, prefix = body(data)
     columns = []
-    for index, column in enumerate(asset.get("schema") or []):
+    schema = asset.get("schema") or []
+    if not isinstance(schema, list):
+        raise AssetError("`schema` must be a list of columns", prefix + ("schema",))
+    for index, column in enumerate(schema):
         if not isinstance(column, dict):
             raise AssetError("each schema entry must be a mapping with `name` and `type`", prefix + ("schema", index))
         raw = column.get("type", column.get("logicalType", "string"))
@@ -65,7 +68,7 @@ def contract_dict(data: dict[str, Any]) -> dict[str, Any]:
     if governance.get("owner") and "team" not in out:
         out["team"] = {"owner": governance["owner"]}
     if governance.get("tags") and not out.get("tags"):
-        out["tags"] = list(governance["tags"])
+        out["tags"] = governance["tags"]  # a non-list is reported by the Contract model
     if governance and "compliance" not in out:
         kept = {k: governance[k] for k in ("classification", "retention_days") if k in governance}
         if kept:
@@ -91,7 +94,7 @@ def table_properties(data: dict[str, Any], job: dict[str, Any]) -> dict[str, str
         props["classification.default"] = str(classes[0]).lower()
     elif isinstance(classes, str) and classes:
         props["classification.default"] = classes.lower()
-    for column in asset.get("schema") or []:
+    for column in asset.get("schema") if isinstance(asset.get("schema"), list) else []:
         if isinstance(column, dict) and column.get("classification"):
             props[f"classification.fields.{column['name']}"] = str(column["classification"]).lower()
     team = asset.get("team") if isinstance(asset.get("team"), dict) else {}

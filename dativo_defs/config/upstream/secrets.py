@@ -153,4 +153,4 @@ def sql_credentials(payload: Any) -> dict[str, Any]:
 
 def credential_name(file_template: str | None) -> str | None:
     """`/secrets/{tenant}/postgres.env` -> `postgres` (the secret's name in any manager)."""
-    return Path(file_template).stem.lower() if file_template else None
+    return Path(file_template).stem.lower() if isinstance(file_template, str) and file_template else None

@@ -64,6 +64,16 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _list(ctx: _Ctx, value: Any, *path: str | int) -> list[Any]:
+    """`value` as a list; anything else is refused at `path` (None counts as empty)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        ctx.refuse(f"expected a list, got {type(value).__name__}", *path)
+        return []
+    return value
+
+
 def translate(doc: LoadedYaml, env: Mapping[str, str]) -> Translated:
     """Raises ConfigError listing every refused or broken field."""
     ctx = _Ctx(doc, env)
@@ -150,7 +160,7 @@ def _source(ctx: _Ctx, data: dict[str, Any], recipe: Recipe | None, tenant: str)
                    "`custom_reader: package.module:Class` in a dativo-format job", "source", "custom_reader")
         return {}, compat
     engine = _dict(src.get("engine"))
-    if engine.get("type") in DOCKER_ENGINES:
+    if isinstance(engine.get("type"), str) and engine["type"] in DOCKER_ENGINES:
         ctx.refuse(f"the {DOCKER_ENGINES[engine['type']]} engine (Docker images) is not supported; remove "
                    "`source.engine` to use dativo's built-in reader for this connector", "source", "engine", "type")
     elif engine:
@@ -175,7 +185,12 @@ def _source(ctx: _Ctx, data: dict[str, Any], recipe: Recipe | None, tenant: str)
                    f"{', '.join(sorted(FILE_TYPES | SQL_TYPES | set(REST_PATHS)))}", "source_connector")
         return {}, compat
     if "incremental" in src:
-        compat["lookback_days"] = int(incremental.get("lookback_days", recipe_inc.get("lookback_days_default", 0)) or 0)
+        days = incremental.get("lookback_days", recipe_inc.get("lookback_days_default", 0)) or 0
+        if isinstance(days, bool) or not isinstance(days, int) or days < 0:
+            ctx.refuse(f"lookback_days must be a whole number of days >= 0 (got {days!r})", "source", "incremental",
+                       "lookback_days")
+            days = 0
+        compat["lookback_days"] = days
         compat["cursor_kind"] = CURSOR_KINDS.get(kind, "datetime")
         compat["state_files"] = _state_files(ctx, kind, src, out, incremental, recipe, tenant)
     return out, compat
@@ -184,7 +199,7 @@ def _source(ctx: _Ctx, data: dict[str, Any], recipe: Recipe | None, tenant: str)
 def _file_source(ctx: _Ctx, kind: str, src: dict[str, Any], recipe: Recipe | None,
                  incremental: dict[str, Any]) -> dict[str, Any]:
     files = []
-    for index, entry in enumerate(src.get("files") or []):
+    for index, entry in enumerate(_list(ctx, src.get("files"), "source", "files")):
         entry = _dict(entry)
         if "file_id" in entry:
             ctx.refuse("Google Drive `file_id` entries are not supported; give a `path`", "source", "files", index, "file_id")
@@ -199,7 +214,7 @@ def _file_source(ctx: _Ctx, kind: str, src: dict[str, Any], recipe: Recipe | Non
     if kind == "csv":
         out["csv"] = {k: native[k] for k in ("delimiter", "quote_char", "encoding") if k in native}
     if native.get("chunk_size"):
-        out["batch_rows"] = int(native["chunk_size"])
+        out["batch_rows"] = native["chunk_size"]  # validated (a whole number >= 1) by the source model
     if "incremental" in src:
         out["incremental"] = {"strategy": "file_modified_time"}
     return out
@@ -223,7 +238,7 @@ def _sql_source(ctx: _Ctx, kind: str, src: dict[str, Any], recipe: Recipe | None
     if options:
         connection["options"] = options
     tables = []
-    for index, entry in enumerate(src.get("tables") or []):
+    for index, entry in enumerate(_list(ctx, src.get("tables"), "source", "tables")):
         entry = _dict(entry)
         tables.append({k: entry[k] for k in ("name", "query", "object", "cursor_field", "primary_key") if k in entry})
         for key in entry.keys() - {"name", "query", "object", "cursor_field", "primary_key"}:
@@ -300,8 +315,8 @@ def _state_files(ctx: _Ctx, kind: str, src: dict[str, Any], out: dict[str, Any],
                  recipe: Recipe | None, tenant: str) -> dict[str, StateFile]:
     """Upstream's state file: `incremental.state_path`, else $STATE_DIR (default .local/state) /<tenant>/
     <recipe type>.<first object>.state.json, relative to the app root; one key `<object>.<cursor>` per object."""
-    objects = [t.get("object") or str(t.get("name", "")).split(".")[-1] for t in out.get("tables", [])] or \
-              [r["object"] for r in out.get("resources", [])]
+    objects = [str(t.get("object") or str(t.get("name", "")).split(".")[-1]) for t in out.get("tables", [])] or \
+              [str(r["object"]) for r in out.get("resources", [])]
     if not objects:
         return {}
     path_text = incremental.get("state_path") or \
@@ -309,7 +324,7 @@ def _state_files(ctx: _Ctx, kind: str, src: dict[str, Any], out: dict[str, Any],
     path = map_path(str(path_text), ctx.doc.file)
     default_cursor = _dict(out.get("incremental")).get("cursor_field") or \
         {"stripe": "created", "hubspot": "updatedAt"}.get(kind)
-    cursors = {t.get("object") or str(t.get("name", "")).split(".")[-1]: t.get("cursor_field") or default_cursor
+    cursors = {str(t.get("object") or str(t.get("name", "")).split(".")[-1]): t.get("cursor_field") or default_cursor
                for t in out.get("tables", [])} or {o: default_cursor for o in objects}
     return {obj: StateFile(path, f"{obj}.{cursor}") for obj, cursor in cursors.items() if cursor}
 
@@ -455,7 +470,8 @@ def _retry(ctx: _Ctx, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, A
     ours = {k: cfg[k] for k in ("max_retries", "max_attempts", "initial_delay_seconds", "max_delay_seconds",
                                 "backoff_multiplier") if k in cfg}
     codes = cfg.get("retryable_exit_codes", list(UPSTREAM_RETRYABLE_EXIT_CODES))
-    patterns = cfg.get("retryable_error_patterns", cfg.get("retryable_errors")) or []
+    patterns = _list(ctx, cfg.get("retryable_error_patterns", cfg.get("retryable_errors")), "retry_config",
+                     "retryable_error_patterns")
     for key in cfg.keys() - set(ours) - {"retryable_exit_codes", "retryable_error_patterns", "retryable_errors"}:
         ctx.refuse(f"unknown retry_config field {key!r}", "retry_config", key)
     if not isinstance(codes, list) or not all(isinstance(c, int) for c in codes):
