@@ -168,6 +168,8 @@ def test_upstream_readme_and_docs_command_lines(app: Path, tmp_path: Path) -> No
         ("discover", "--connector", "stripe", "--verbose"): 0,
         ("discover", "--connector", "postgres", "--verbose"): 2,  # clear error: needs a job's connection
         ("validate", "--runner-config", "/app/configs/runner.yaml"): 0,
+        ("start", "oneshot", "--runner-config", "/app/configs/runner.yaml"): 0,   # every enabled job once
+        ("start", "orchestrated", "--runner-config", "/app/configs/missing.yaml"): 2,  # clear error, no server started
         ("--version",): 0,
     }
     for args, expected in lines.items():
