@@ -210,3 +210,13 @@ def test_any_failure_exits_2_and_is_retried_only_with_retry_config(app: Path) ->
     assert plain.status.value == "failed" and plain.exit_code == 2 and plain.error_kind == "permanent"
     retrying = run_job(load_job(job(app, "jobs/acme/b.yaml", base + "    retry_config: {max_retries: 2}\n")), RunContext())
     assert retrying.exit_code == 2 and retrying.error_kind == "transient"  # upstream retries exit 2 by default
+
+
+def test_a_bad_recipe_value_is_reported_with_the_recipe_named(app: Path) -> None:
+    recipe = app / "connectors/csv.yaml"
+    recipe.write_text(recipe.read_text().replace("chunk_size: 5000", "chunk_size: lots"))
+    with pytest.raises(ConfigError) as caught:
+        load_job(job(app, "jobs/acme/people.yaml", CSV_JOB.replace("{warehouse}", "lake")))
+    [issue] = caught.value.issues
+    # (the loader reports it as source.csv.batch_rows: the csv union tag collides with the `csv:` options key)
+    assert issue.field_path.endswith("batch_rows") and str(recipe) in issue.message and "'lots'" in issue.message

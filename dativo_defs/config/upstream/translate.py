@@ -45,6 +45,7 @@ class Translated:
     contract: dict[str, Any] | None
     contract_file: Path | None
     compat: UpstreamCompat
+    recipes: dict[str, Path] = field(default_factory=dict)  # "source" / "target" -> the recipe file used
 
 
 @dataclass
@@ -109,7 +110,8 @@ def translate(doc: LoadedYaml, env: Mapping[str, str]) -> Translated:
         ctx.unhonoured.append("logging.redaction=false")
     compat = UpstreamCompat(file=doc.file, unhonoured=tuple(ctx.unhonoured), ingest_date=ingest_date, **compat_fields,
                             **retry_fields)
-    return Translated(job, contract, contract_file, compat)
+    recipes = {side: recipe.file for side, recipe in (("source", src_recipe), ("target", tgt_recipe)) if recipe}
+    return Translated(job, contract, contract_file, compat, recipes)
 
 
 def _partitioning(ctx: _Ctx, target: Any, contract: dict[str, Any] | None) -> bool:
