@@ -220,3 +220,12 @@ def test_a_bad_recipe_value_is_reported_with_the_recipe_named(app: Path) -> None
     [issue] = caught.value.issues
     # (the loader reports it as source.csv.batch_rows: the csv union tag collides with the `csv:` options key)
     assert issue.field_path.endswith("batch_rows") and str(recipe) in issue.message and "'lots'" in issue.message
+
+
+def test_dialects_are_never_mixed_in_one_file(app: Path) -> None:
+    """A file with an upstream marker is read entirely as upstream: dativo's own source shape is refused there."""
+    text = CSV_JOB.replace("{warehouse}", "lake").replace("      files:", "      type: csv\n      files:")
+    with pytest.raises(ConfigError) as caught:
+        load_job(job(app, "jobs/acme/mixed.yaml", text))
+    assert [(i.field_path, "unknown field 'type' in an upstream source" in i.message) for i in caught.value.issues] == [
+        ("source.type", True)]
