@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from .cli_upstream import (app_path, check_command, discover_command, job_dir_files, refusal, select_secrets,
+                           upstream_run_options)
 from .config.paths import RUNNER_CONFIG_ENV, runner_config_path
 
 EXIT_INVALID = 2
@@ -20,12 +22,13 @@ runner_option = click.option(
 
 def select_runner(path: Path | None) -> Path:
     """Resolve the runner file and export it, so every later lookup (jobs, DATIVO_HOME) agrees."""
-    resolved = runner_config_path(path)
+    resolved = runner_config_path(app_path(path))
     os.environ[RUNNER_CONFIG_ENV] = str(resolved)
     return resolved
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="dativo", prog_name="dativo")
 def main() -> None:
     """dativo: config-driven ingestion into Iceberg, orchestrated by Dagster or Airflow."""
 
@@ -82,7 +85,10 @@ def schema(check: bool, directory: Path | None) -> None:
 @click.option("--all", "run_all", is_flag=True, help="Run every enabled scheduled job of the runner file once.")
 @runner_option
 @click.option("--json", "as_json", is_flag=True, help="Print each RunResult as a JSON line on stdout.")
-def run(job_file: Path | None, run_all: bool, runner_config: Path | None, as_json: bool) -> None:
+@upstream_run_options
+def run(job_file: Path | None, run_all: bool, runner_config: Path | None, as_json: bool, job_dir: Path | None,
+        secrets_dir: str | None, secret_manager: str | None, secret_manager_config: str | None, tenant_id: str | None,
+        mode: str) -> None:
     """Run one job (--config) or all scheduled jobs (--all) once.
 
     Exit 0 success, 1 partial (warn-mode violations), 2 permanent failure, 3 transient failure; with --all
@@ -90,12 +96,13 @@ def run(job_file: Path | None, run_all: bool, runner_config: Path | None, as_jso
     from .config.errors import ConfigError
     from .config.loader import load_job, load_project
 
-    if (job_file is None) == (not run_all):
-        raise click.UsageError("give exactly one of --config PATH or --all")
+    if sum((job_file is not None, run_all, job_dir is not None)) != 1:
+        raise click.UsageError("give exactly one of --config PATH, --job-dir DIR or --all")
     runner = select_runner(runner_config)
-    if job_file is not None:
+    select_secrets(secrets_dir, secret_manager, secret_manager_config)
+    if job_file is not None or job_dir is not None:
         try:
-            jobs = [load_job(job_file)]
+            jobs = [load_job(file) for file in ([app_path(job_file)] if job_file is not None else job_dir_files(app_path(job_dir)))]
         except ConfigError as exc:
             _print_issues(exc.issues)
             sys.exit(EXIT_INVALID)
@@ -103,8 +110,13 @@ def run(job_file: Path | None, run_all: bool, runner_config: Path | None, as_jso
         project = load_project(runner)
         _print_issues(project.issues)
         jobs = list({e.job.file: e.job for e in project.scheduled if e.schedule.enabled}.values())  # each job once
+    refused = [reason for job in jobs if (reason := refusal(job, mode, tenant_id))]
+    if refused:
+        for reason in refused:
+            click.echo(f"ERROR {reason}", err=True)
+        sys.exit(EXIT_INVALID)
     codes = [_run_and_report(job, as_json) for job in jobs]
-    sys.exit(max(codes + ([EXIT_INVALID] if job_file is None and not project.ok else []), default=0))
+    sys.exit(max(codes + ([EXIT_INVALID] if run_all and not project.ok else []), default=0))
 
 
 def _print_issues(issues: list) -> None:
@@ -235,7 +247,14 @@ def _load_plugins() -> None:
             click.echo(f"warning: dativo plugin {entry.name!r} unavailable: {exc}", err=True)
 
 
-_load_plugins()
+main.add_command(check_command)
+main.add_command(discover_command)
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    # `python -m dativo_defs.cli`: run the importable module's `main`, so plugins that import dativo_defs.cli
+    # (airflow_bridge) find one fully initialised module instead of this partially run __main__ copy.
+    from dativo_defs.cli import main as _main
+
+    _main()
+else:
+    _load_plugins()

@@ -20,6 +20,8 @@ from .paths import builtin_variables
 from .runner import OrchestratorType, RunnerConfig, RunnerFile, Schedule
 from .sources import SOURCE_TYPES
 from .targets import TARGET_TYPES
+from .upstream.detect import is_upstream_file
+from .upstream.paths import is_app_path, map_path
 from .yaml_loader import FieldPath, LoadedYaml, dotted_path, load_yaml
 
 M = TypeVar("M", bound=BaseModel)
@@ -140,6 +142,7 @@ class Job:
     file: Path
     name: str
     contract: Contract | None
+    upstream: Any = None  # UpstreamCompat when the file is in the upstream Dativo dialect (config/upstream/)
 
     @property
     def tenant_id(self) -> str:
@@ -165,6 +168,9 @@ def _resolved(path: Path) -> Path:
 
 def load_job(file: Path, env: Mapping[str, str] | None = None) -> Job:
     file = _resolved(file)
+    if is_upstream_file(file):  # the upstream dialect is translated as a whole, never mixed with ours
+        from .upstream.load import load_upstream_job
+        return load_upstream_job(file, env)
     config = parse_file(file, JobConfig, env)
     name = config.name or file.stem
     if config.name is None and not name.replace("_", "a").isalnum():
@@ -263,6 +269,8 @@ def _schedule_indexes(exc: ConfigError) -> set[int]:
 
 
 def job_path(schedule: Schedule, runner_file: Path) -> Path:
+    if is_app_path(schedule.config):  # upstream runner files name jobs under the Docker WORKDIR /app
+        return _resolved(map_path(schedule.config, runner_file))
     path = Path(os.path.expanduser(schedule.config))
     return path if path.is_absolute() else _resolved(runner_file.parent / path)
 

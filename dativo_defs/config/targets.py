@@ -47,6 +47,10 @@ class IcebergTarget(StrictModel):
     commit_retries: int = Field(8, ge=0, description="Times a commit is rebased when another job or engine commits "
                                 "to the table first. An overlapping run of the same job is never rebased onto: this "
                                 "run then fails as transient with nothing committed.")
+    table_properties: dict[str, str] = Field(
+        default_factory=dict, description="Iceberg table properties, set at creation and by the next commit when they "
+        "differ (upstream-format "
+        "jobs put their asset's governance here: classification.*, governance.*, finops.*).")
     orphan_grace_seconds: int = Field(
         900, ge=0, description="A run that died before committing (killed, out of memory) leaves uncommitted files; "
         "a later write to the table deletes them this long after the dead run's last file (24 h when it ran on "

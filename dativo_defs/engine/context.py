@@ -58,6 +58,7 @@ class RunResult:
     duration_seconds: float = 0.0
     error: str | None = None
     error_kind: str | None = None
+    failure_exit_code: int | None = None  # set for upstream-format jobs: their one exit code for any failure
 
     @property
     def rows_read(self) -> int:
@@ -79,6 +80,8 @@ class RunResult:
             return EXIT_SUCCESS
         if self.status is RunStatus.PARTIAL:
             return EXIT_PARTIAL
+        if self.failure_exit_code is not None:
+            return self.failure_exit_code
         return EXIT_TRANSIENT if self.error_kind == "transient" else EXIT_PERMANENT
 
     def to_dict(self) -> dict[str, Any]:

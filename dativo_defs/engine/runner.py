@@ -29,6 +29,7 @@ from .sources import load_source
 from .sources.base import CursorTracker, Source, Stream, cursor_of
 from .targets import load_target
 from .targets.base import Target, WriteRequest
+from .upstream_compat import failure_kind, first_run_state, with_ingest_date
 
 
 def run_job(job: Job, context: RunContext | None = None) -> RunResult:
@@ -39,6 +40,9 @@ def run_job(job: Job, context: RunContext | None = None) -> RunResult:
                       level=cfg.logging.level, redaction=cfg.logging.redaction)
     result = RunResult(cfg.tenant_id, job.name, context.run_id, RunStatus.SUCCESS, cfg.source.type, cfg.target.type)
     events.emit("job_started", objects=job.objects)
+    if job.upstream is not None:  # upstream-format job: exit code 2 for any failure; settings not reproduced
+        result.failure_exit_code = job.upstream.failure_exit_code
+        events.emit("upstream_dialect", file=str(job.upstream.file), unhonoured=list(job.upstream.unhonoured))
     source: Source | None = None
     target: Target | None = None
     try:
@@ -47,10 +51,11 @@ def run_job(job: Job, context: RunContext | None = None) -> RunResult:
         for stream in source.streams():
             result.objects.append(_run_stream(job, source, target, stream, context, events))
     except Exception as exc:  # classified and reported; the orchestrator decides about retries
-        kind = classify(exc, cfg.retry_config.retryable_error_patterns)
+        native = classify(exc, cfg.retry_config.retryable_error_patterns)
+        kind = failure_kind(job.upstream, native, describe(exc))  # upstream-format jobs: upstream's retry rule
         result.status, result.error, result.error_kind = RunStatus.FAILED, describe(exc), kind.value
         events.emit("job_failed", logging.ERROR, error=result.error, error_kind=kind.value,
-                    duration_seconds=events.elapsed())
+                    duration_seconds=events.elapsed(), **({"native_kind": native.value} if job.upstream else {}))
     finally:
         for closable in (source, target):
             if closable is not None:
@@ -74,13 +79,13 @@ def _run_stream(job: Job, source: Source, target: Target, stream: Stream, contex
         stream = replace(stream, text_columns=decimals)  # a CSV number parsed as a double would be rounded
     if stream.primary_key and getattr(job.config.target, "mode", None) is WriteMode.MERGE:
         stream = replace(stream, upsert=True)  # re-read rows are upserted: a lookback window never narrows
-    state = target.read_state(stream)
+    state = target.read_state(stream) or first_run_state(job.upstream, stream, events)
     outcome = ObjectResult(object=stream.object, table=target.table_name(stream), cursor_before=cursor_of(state))
     checker = None
     if job.contract is not None:
         checker = ContractChecker(job.contract, strict=job.config.schema_validation_mode is SchemaValidationMode.STRICT)
     tracker = CursorTracker(stream.cursor_field)
-    first, batches = _peek(source.read(stream, state))
+    first, batches = _peek(with_ingest_date(job.upstream, source.read(stream, state)))
     if first is None:
         events.emit("no_new_data", object=stream.object, cursor=outcome.cursor_before,
                     rows_already_landed=source.already_landed(stream))

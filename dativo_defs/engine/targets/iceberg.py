@@ -183,7 +183,8 @@ class IcebergTarget(Target):
             try:
                 tx = transaction_without_retries(table)
                 self._apply(tx, table, request, staged)
-                tx.set_properties(state_property)
+                configured = {k: v for k, v in self.config.table_properties.items() if table.properties.get(k) != v}
+                tx.set_properties({**configured, **state_property})  # table_properties changed since creation too
                 committed = tx.commit_transaction()
             except FileNotFoundError as exc:  # maintenance expired the version we built on and removed its files
                 if self.catalog.load_table(name).metadata_location == table.metadata_location:
@@ -273,7 +274,8 @@ class IcebergTarget(Target):
         except NoSuchTableError:
             pass
         try:
-            tx = self.catalog.create_table_transaction(name, schema=schema, properties={"format-version": "2"})
+            tx = self.catalog.create_table_transaction(
+                name, schema=schema, properties={**self.config.table_properties, "format-version": "2"})
             if self.config.partitioning:
                 with tx.update_spec() as spec:
                     for field_config in self.config.partitioning:

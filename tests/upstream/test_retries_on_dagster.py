@@ -1,0 +1,40 @@
+"""Upstream retry semantics where retries happen (Dagster's retry of the asset step): no `retry_config` means no
+retry; with it every failure (exit code 2) is retried up to max_retries; patterns narrow what is retried."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance, materialize
+
+from dativo_defs.assets import build_job_assets
+from dativo_defs.config.loader import load_job
+
+from .project import job, upstream_project
+from .test_dialect import CSV_JOB
+
+
+@pytest.mark.parametrize("retry, starts", [
+    (None, 1),                                                                   # upstream: no retry_config, no retry
+    ("{max_retries: 2, initial_delay_seconds: 0}", 3),                           # any failure retried (exit 2 in [1, 2])
+    ("{max_retries: 2, initial_delay_seconds: 0, retryable_exit_codes: [1]}", 1),
+    ("{max_retries: 2, initial_delay_seconds: 0, retryable_error_patterns: [timeout]}", 1),     # narrowed: no match
+    ("{max_retries: 2, initial_delay_seconds: 0, retryable_error_patterns: ['DOES NOT exist']}", 3),
+])
+def test_upstream_job_retries_on_dagster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog, retry, starts) -> None:
+    caplog.set_level(logging.INFO, logger="dativo")
+    monkeypatch.delenv("DATIVO_APP_ROOT", raising=False)
+    monkeypatch.setenv("DATIVO_HOME", str(tmp_path / "home"))
+    app = upstream_project(tmp_path / "app")  # data/people.csv is missing: every run fails (a permanent error here)
+    text = CSV_JOB.replace("{warehouse}", str(tmp_path / "lake")) + (f"    retry_config: {retry}\n" if retry else "")
+    loaded = load_job(job(app, "jobs/acme/people.yaml", text))
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([build_job_assets(loaded)], instance=instance, raise_on_error=False)
+    assert not result.success
+    events = [json.loads(r.getMessage()) for r in caplog.records if r.name == "dativo"]
+    assert sum(e["event_type"] == "job_started" for e in events) == starts
+    failed = [e for e in events if e["event_type"] == "job_failed"]
+    assert all(e["native_kind"] == "permanent" for e in failed)  # dativo's own classification, kept in the event
