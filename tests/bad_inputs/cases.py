@@ -139,7 +139,8 @@ CASES: list[Case] = [
     # --- wrong types ---------------------------------------------------------------------------------------
     _ticket("type_string_for_int", "  max_retries: 0", "  max_retries: lots", "retry_config.max_retries",
             r"valid integer.*\(got 'lots'\)"),
-    _ticket("type_list_for_mapping", "target:\n  type: parquet", "target:\n  - parquet", "target", "valid dictionary"),
+    _ticket("type_list_for_mapping", "target:\n  type: parquet\n  mode: overwrite", "target:\n  - parquet", "target",
+            "valid dictionary"),
     _ticket("type_bool_for_string", "tenant_id: initech", "tenant_id: true", "tenant_id", r"valid string \(got True\)"),
     _ticket("type_mapping_for_list", "  files:\n    - path: data/tickets.csv", "  files: {path: data/tickets.csv}",
             "source.files", "valid list"),

@@ -116,6 +116,7 @@ class IcebergTarget(Target):
         self.catalog: Catalog = _load_catalog(name, props)
         self.namespace = config.namespace or tenant_id
         self._read: dict[str, CommittedState] = {}  # table -> the committed state this run read (the fence)
+        self._orphans: dict[str, int] = {}  # table -> files of dead runs deleted when the state was read
 
     def table_name(self, stream: Stream) -> str:
         return f"{self.namespace}.{self.config.table_prefix}{stream.object}"
@@ -128,6 +129,8 @@ class IcebergTarget(Target):
         except NoSuchTableError:
             self._read[name] = CommittedState(None, None)
             return None
+        # Every run sweeps, with or without new rows: a dead run's files do not wait for the next run with data.
+        self._orphans[name] = sweep(table.io, table, "", self.config.orphan_grace_seconds, referenced_files)
         committed = iceberg_state.read(table.metadata, self.job_key)
         if committed.legacy:  # state only in a snapshot summary: make it a property now, before expiry can drop it
             migrate_states(table)
@@ -140,7 +143,7 @@ class IcebergTarget(Target):
         name = self.table_name(request.stream)
         read = self._read.get(name) or CommittedState(None, None)
         table = self._table_for(request.stream, request.schema)
-        orphans = sweep(table.io, table, request.run_id, self.config.orphan_grace_seconds, referenced_files)
+        orphans = self._orphans.pop(name, 0)
         recorder = RecordingIO(table.io, Journal.start(table.io, table, request.run_id, self.job_key))
         table.io = recorder
         before = table.current_snapshot().snapshot_id if table.current_snapshot() else None
