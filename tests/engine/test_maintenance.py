@@ -15,7 +15,7 @@ import pytest
 
 from dativo_defs.config.loader import load_job
 from dativo_defs.engine.runner import run_job
-from dativo_defs.engine.targets.iceberg_journal import JOURNAL_DIR, _list
+from dativo_defs.engine.targets.iceberg_journal import JOURNAL_DIR, list_files
 from dativo_defs.engine.targets.iceberg_maintenance import referenced_files
 from tests.conftest import REPO
 from tests.engine.overlap_helpers import ids_of, job_file, make_backend, start_run, write_rows
@@ -115,7 +115,7 @@ def test_kill_after_commit_then_foreign_append_and_expiry_keeps_the_table_readab
     location = table.location().rstrip("/")
 
     def journals() -> list[str]:
-        return [p for p, _ in _list(table.io, f"{location}/{JOURNAL_DIR}", recursive=True)]
+        return [p for p, _ in list_files(table.io, f"{location}/{JOURNAL_DIR}", recursive=True)]
 
     assert journals(), "the killed run's journal should remain"
     table.append(_foreign_rows(range(70_000, 70_050)))  # another writer, then expiry: the run id is gone
@@ -127,7 +127,7 @@ def test_kill_after_commit_then_foreign_append_and_expiry_keeps_the_table_readab
     table.refresh()
     assert ids_of(table.scan().to_arrow()) == list(range(900)) + list(range(70_000, 70_050))
     referenced = referenced_files(table)
-    data_files = {p for p, _ in _list(table.io, f"{location}/data", recursive=True)}
+    data_files = {p for p, _ in list_files(table.io, f"{location}/data", recursive=True)}
     assert data_files <= referenced, sorted(data_files - referenced)
     assert not journals(), "journals left behind"
 

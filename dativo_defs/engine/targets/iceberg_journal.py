@@ -78,21 +78,21 @@ class Journal:
 
     def discard(self) -> None:
         """Remove the journal (its files stay: they are committed, or already deleted)."""
-        for entry, _ in _list(self.io, self.location):
-            _delete_quietly(self.io, entry)
-        _remove_dir(self.io, self.location)
+        for entry, _ in list_files(self.io, self.location):
+            delete_quietly(self.io, entry)
+        _remove_dir(self.location)
 
     def roll_back_files(self, start: int) -> None:
         """Delete the files journaled from position `start` on (a failed commit attempt's manifests); their
         entries stay until the journal is discarded, harmless once the files are gone."""
         for path in self.files[start:]:
-            _delete_quietly(self.io, path)
+            delete_quietly(self.io, path)
 
     def roll_back(self, referenced: Iterable[str] = ()) -> int:
         """Delete the run's files that `referenced` does not name, then the journal, unless a file could not be
         deleted (a later sweep tries again). Returns how many files were deleted."""
         keep = set(referenced)
-        outcomes = [_delete_quietly(self.io, path) for path in self.files if path not in keep]
+        outcomes = [delete_quietly(self.io, path) for path in self.files if path not in keep]
         if "failed" not in outcomes:
             self.discard()
         return outcomes.count("deleted")
@@ -118,8 +118,8 @@ def sweep(io: FileIO, table: Table, own_run_id: str, grace_seconds: int,
     removed = 0
     location = table.location().rstrip("/")
     refs: set[str] | None = None
-    for found in _journals(io, location):
-        if found.run_id == own_run_id or not _dead(found, grace_seconds):
+    for found in journals(io, location):
+        if found.run_id == own_run_id or not is_dead(found, grace_seconds):
             continue
         if refs is None:
             try:
@@ -129,11 +129,11 @@ def sweep(io: FileIO, table: Table, own_run_id: str, grace_seconds: int,
                 log.warning("could not list the files %s references (%s); sweeping later", table.name(), exc)
                 return removed
         deleted = [path for path in found.files if path not in refs]
-        outcomes = [_delete_quietly(io, path) for path in deleted]
+        outcomes = [delete_quietly(io, path) for path in deleted]
         if "failed" not in outcomes:
             for entry in found.entries:
-                _delete_quietly(io, entry)
-            _remove_dir(io, f"{journal_dir(location)}/{found.run_id}")
+                delete_quietly(io, entry)
+            _remove_dir(f"{journal_dir(location)}/{found.run_id}")
         removed += outcomes.count("deleted")
         kept = len(found.files) - len(deleted)
         if deleted or not found.complete:
@@ -146,10 +146,10 @@ def sweep(io: FileIO, table: Table, own_run_id: str, grace_seconds: int,
     return removed
 
 
-def _journals(io: FileIO, location: str) -> Iterable[_Found]:
+def journals(io: FileIO, location: str) -> Iterable[_Found]:
     runs: dict[str, list[tuple[str, float]]] = {}
     root = journal_dir(location)
-    for path, modified in _list(io, root, recursive=True):
+    for path, modified in list_files(io, root, recursive=True):
         relative = path[len(root) + 1:]
         if "/" in relative:
             runs.setdefault(relative.split("/", 1)[0], []).append((path, modified))
@@ -188,7 +188,7 @@ def _legacy(io: FileIO, location: str, path: str, modified: float) -> _Found | N
         return None  # its run finished while we looked
     except Exception as exc:  # noqa: BLE001 - torn (0 bytes, truncated JSON): recover by the data-file names
         log.warning("write journal %s is unreadable (%s); recovering its run's files by name", path, exc)
-        data = [p for p, _ in _list(io, f"{location}/data", recursive=True)
+        data = [p for p, _ in list_files(io, f"{location}/data", recursive=True)
                 if posixpath.basename(p).startswith(f"dativo-{run_id}-")]
         return _Found(run_id, {}, modified, data, [path], complete=False)
 
@@ -201,7 +201,7 @@ def _json_or_empty(text: str) -> dict[str, Any]:
         return {}
 
 
-def _dead(found: _Found, grace_seconds: int) -> bool:
+def is_dead(found: _Found, grace_seconds: int) -> bool:
     age = time.time() - found.updated_at
     host, pid = found.owner.get("host"), found.owner.get("pid")
     if host != HOST:  # another host, or unknown (torn): cannot check the process
@@ -226,7 +226,7 @@ def _touch(io: FileIO, location: str, content: bytes = b"") -> None:
         stream.write(content)
 
 
-def _list(io: FileIO, directory: str, recursive: bool = False) -> list[tuple[str, float]]:
+def list_files(io: FileIO, directory: str, recursive: bool = False) -> list[tuple[str, float]]:
     """(location, modification time) of the files under `directory`, for the FileIO implementations pyiceberg
     ships."""
     try:
@@ -261,7 +261,7 @@ def _list(io: FileIO, directory: str, recursive: bool = False) -> list[tuple[str
     return []
 
 
-def _remove_dir(io: FileIO, location: str) -> None:
+def _remove_dir(location: str) -> None:
     """Local directories stay behind once emptied; object stores have none."""
     if location.startswith("file://") or "://" not in location:
         path = location.removeprefix("file://")
@@ -271,7 +271,7 @@ def _remove_dir(io: FileIO, location: str) -> None:
             pass
 
 
-def _delete_quietly(io: FileIO, location: str) -> str:
+def delete_quietly(io: FileIO, location: str) -> str:
     """"deleted", "missing" or "failed" (logged): cleanup never masks the caller's outcome."""
     try:
         io.delete(location)

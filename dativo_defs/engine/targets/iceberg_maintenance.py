@@ -23,7 +23,7 @@ from pyiceberg.table import Table
 from pyiceberg.table.update import AssertRefSnapshotId
 
 from .base import RUN_ID_KEY, STATE_JOB_KEY
-from .iceberg_journal import JOURNAL_DIR, _dead, _delete_quietly, _journals, _list
+from .iceberg_journal import JOURNAL_DIR, delete_quietly, is_dead, journals, list_files
 from .iceberg_state import CommittedState, jobs_with_summary_state, property_key, transaction_without_retries
 
 log = logging.getLogger(__name__)
@@ -106,10 +106,10 @@ def remove_orphans(table: Table, grace: timedelta) -> int:
     references it, and if later, its journal (removed only after the commit) protected it."""
     started = time.time()
     location = table.location().rstrip("/")
-    listed = _list(table.io, location, recursive=True)
+    listed = list_files(table.io, location, recursive=True)
     protected: set[str] = set()
-    for found in _journals(table.io, location):
-        if not _dead(found, int(grace.total_seconds())):
+    for found in journals(table.io, location):
+        if not is_dead(found, int(grace.total_seconds())):
             protected.update(found.files)
     table.refresh()
     refs = referenced_files(table)
@@ -120,7 +120,7 @@ def remove_orphans(table: Table, grace: timedelta) -> int:
             continue
         if path.endswith((".metadata.json", ".metadata.json.gz")):
             continue  # metadata files are the catalog's history; never ours to drop
-        if _delete_quietly(table.io, path) == "deleted":
+        if delete_quietly(table.io, path) == "deleted":
             removed += 1
     return removed
 
@@ -161,7 +161,7 @@ def compact(table: Table, small_file_bytes: int, target_file_bytes: int, attempt
         except CommitFailedException:
             table.refresh()
     for data_file in written:
-        _delete_quietly(table.io, data_file.file_path)
+        delete_quietly(table.io, data_file.file_path)
     return 0, 0
 
 
