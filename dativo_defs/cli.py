@@ -34,10 +34,11 @@ def main() -> None:
 @runner_option
 def validate(runner_config: Path | None) -> None:
     """Validate the runner file and every job it references; print the schedules."""
+    from .acceptance import accept
     from .config.loader import load_project
     from .config.report import schedule_table
 
-    project = load_project(select_runner(runner_config))
+    project = accept(load_project(select_runner(runner_config)))
     if project.scheduled:
         click.echo(schedule_table(project))
     _print_issues(project.issues)

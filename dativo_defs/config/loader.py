@@ -18,12 +18,13 @@ from .interpolation import interpolate
 from .job import JobConfig
 from .paths import builtin_variables
 from .runner import OrchestratorType, RunnerConfig, RunnerFile, Schedule
+from .secrets import is_secret_path
 from .sources import SOURCE_TYPES
 from .targets import TARGET_TYPES
+from .walk import bounded_glob
 from .yaml_loader import FieldPath, LoadedYaml, dotted_path, load_yaml
 
 M = TypeVar("M", bound=BaseModel)
-_SECRET_WORDS = ("password", "token", "secret", "credential", "dsn", "key")
 _UNION_LABELS = {"function-after", "function-before", "str", "int", "float", "bool"}
 # File-level problems of a referenced file, reported on the field that references it: message -> wording.
 _UNREADABLE = {"file not found": "not found", "not a regular file": "is not a regular file"}
@@ -42,7 +43,7 @@ def _read_interpolated(file: Path, env: Mapping[str, str] | None) -> tuple[Loade
     doc = load_yaml(file)
     if not isinstance(doc.data, dict):
         raise ConfigError.single(file, f"expected a YAML mapping at the top level, got {type(doc.data).__name__}", line=1)
-    return doc, interpolate(doc, builtin_variables() | dict(os.environ if env is None else env))
+    return doc, doc.issues + interpolate(doc, builtin_variables() | dict(os.environ if env is None else env))
 
 
 def validate_document(doc: LoadedYaml, model: type[M]) -> M:
@@ -76,7 +77,7 @@ def _issue(doc: LoadedYaml, model: type[BaseModel], err: Mapping[str, Any]) -> C
     elif kind == "union_tag_not_found":
         expected = {"source": SOURCE_TYPES, "target": TARGET_TYPES}.get(str(path[-1]) if path else "", [])
         msg = "`type` is missing" + (f"; expected one of: {', '.join(map(repr, expected))}" if expected else "")
-    elif not any(w in dotted_path(path).lower() for w in _SECRET_WORDS) and _is_short_scalar(err.get("input")):
+    elif not is_secret_path(path) and _is_short_scalar(err.get("input")):
         msg = f"{msg} (got {err['input']!r})"
     return ConfigIssue(str(doc.file), msg, dotted_path(path), doc.line_of(path))
 
@@ -153,6 +154,16 @@ class Job:
     def objects(self) -> list[str]:
         return self.config.source.objects()
 
+    @property
+    def op_name(self) -> str:
+        """The job's Dagster op / multi-asset name and Airflow task_id."""
+        return f"{self.tenant_id}__{self.name}"
+
+    @property
+    def asset_job_name(self) -> str:
+        """The job's Dagster asset job name, which is also the dag_id of its manual Airflow DAG."""
+        return f"{self.op_name}_job"
+
 
 def _resolved(path: Path) -> Path:
     """`path.resolve()`, or the absolute path when it cannot be resolved (a symlink loop): reading it then
@@ -163,8 +174,12 @@ def _resolved(path: Path) -> Path:
         return path.absolute()
 
 
-def load_job(file: Path, env: Mapping[str, str] | None = None) -> Job:
+def load_job(file: Path, env: Mapping[str, str] | None = None, read: set[Path] | None = None) -> Job:
+    """Load one job file and its contract file. `read` collects every path looked at, found or not (the Airflow
+    manifest's fingerprint: creating a missing contract must rebuild it)."""
     file = _resolved(file)
+    read = set() if read is None else read
+    read.add(file)
     config = parse_file(file, JobConfig, env)
     name = config.name or file.stem
     if config.name is None and not name.replace("_", "a").isalnum():
@@ -172,6 +187,7 @@ def load_job(file: Path, env: Mapping[str, str] | None = None) -> Job:
     contract = config.contract
     if isinstance(contract, str):
         contract_file = Path(contract) if Path(contract).is_absolute() else file.parent / contract
+        read.add(_resolved(contract_file))
         try:
             contract = parse_file(_resolved(contract_file), Contract, env)
         except ConfigError as exc:
@@ -208,10 +224,18 @@ class Project:
     unscheduled: list[Job] = field(default_factory=list)  # from `runner.jobs`: manual runs only
     issues: list[ConfigIssue] = field(default_factory=list)
     broken_schedules: list[str] = field(default_factory=list)
+    read_files: set[Path] = field(default_factory=set)  # every config path looked at, including missing ones
 
     @property
     def ok(self) -> bool:
         return not self.issues
+
+    def set_aside(self, entry: ScheduledJob, issue: ConfigIssue) -> None:
+        """Leave a loaded schedule out (reported), e.g. for a rule across jobs; its job stays for manual runs
+        only if `runner.jobs` names it."""
+        self.scheduled.remove(entry)
+        self.broken_schedules.append(entry.schedule.name)
+        self.issues.append(issue)
 
 
 def load_runner(file: Path, env: Mapping[str, str] | None = None) -> RunnerConfig:
@@ -274,8 +298,8 @@ def load_project(runner_file: Path, env: Mapping[str, str] | None = None) -> Pro
     try:
         runner, issues, dropped = load_runner_lenient(runner_file, env)
     except ConfigError as exc:
-        return Project(runner_file, None, issues=list(exc.issues))
-    project = Project(runner_file, runner, issues=issues, broken_schedules=dropped)
+        return Project(runner_file, None, issues=list(exc.issues), read_files={runner_file})
+    project = Project(runner_file, runner, issues=issues, broken_schedules=dropped, read_files={runner_file})
     jobs: dict[Path, Job | ConfigError] = {}
     job_names: dict[str, Path] = {}  # tenant__name (the job's op / asset job name in both orchestrators) -> file
 
@@ -283,7 +307,7 @@ def load_project(runner_file: Path, env: Mapping[str, str] | None = None) -> Pro
         """Load `file` once; `where` locates the reference to it in the runner file (for unreadable files)."""
         if file not in jobs:
             try:
-                job = load_job(file, env)
+                job = load_job(file, env, project.read_files)
                 first = job_names.setdefault(f"{job.tenant_id}__{job.name}", file)
                 if first != file:  # two jobs of one name would collide in Dagster (and take every job down)
                     raise ConfigError.single(file, f"tenant {job.tenant_id!r} already has a job named {job.name!r} "
@@ -307,8 +331,11 @@ def load_project(runner_file: Path, env: Mapping[str, str] | None = None) -> Pro
     defined = set(jobs)  # scheduled job files, then unscheduled ones as they are added
     for index, pattern in enumerate(runner.jobs):
         field_path = f"runner.jobs[{index}]"
-        files = expand_job_pattern(pattern, runner_file)
-        if not files:
+        files, problem = expand_job_pattern_checked(pattern, runner_file)
+        if problem:
+            project.issues.append(ConfigIssue(str(runner_file), f"{pattern!r}: {problem}", field_path,
+                                              _line(runner_file, "runner", "jobs", index)))
+        elif not files:
             project.issues.append(ConfigIssue(str(runner_file), f"{pattern!r} matches no job file", field_path,
                                               _line(runner_file, "runner", "jobs", index)))
         for file in files:
@@ -316,7 +343,23 @@ def load_project(runner_file: Path, env: Mapping[str, str] | None = None) -> Pro
             if isinstance(loaded, Job) and file not in defined:
                 defined.add(file)
                 project.unscheduled.append(loaded)
+    _check_dag_ids(project)
     return project
+
+
+def _check_dag_ids(project: Project) -> None:
+    """A schedule's name is its DAG's dag_id; a job's asset job name is the dag_id of its manual DAG (and a
+    Dagster job name). A schedule named like any job's asset job would give two DAGs one dag_id (one silently
+    replacing the other): the schedule is set aside."""
+    jobs = {entry.job.asset_job_name: entry.job for entry in project.scheduled}
+    jobs.update({job.asset_job_name: job for job in project.unscheduled})
+    for entry in list(project.scheduled):
+        clash = jobs.get(entry.schedule.name)
+        if clash is not None:
+            path = _schedule_field(project.runner_file, entry.schedule.name, "name")
+            project.set_aside(entry, ConfigIssue(
+                str(project.runner_file), f"schedule name {entry.schedule.name!r} is the dag_id and Dagster job name "
+                f"of job {clash.tenant_id}/{clash.name} ({clash.file}); choose another schedule name", *path))
 
 
 def absolute_job_pattern(pattern: str, runner_file: Path) -> Path:
@@ -327,15 +370,25 @@ def absolute_job_pattern(pattern: str, runner_file: Path) -> Path:
 
 def expand_job_pattern(pattern: str, runner_file: Path) -> list[Path]:
     """The job files a `runner.jobs` entry names."""
+    return expand_job_pattern_checked(pattern, runner_file)[0]
+
+
+def expand_job_pattern_checked(pattern: str, runner_file: Path) -> tuple[list[Path], str | None]:
+    """The job files a `runner.jobs` entry names, and the bound the walk hit if any (see walk.py)."""
     path = absolute_job_pattern(pattern, runner_file)
     if not glob.has_magic(str(path)):
-        return [_resolved(path)]
-    return sorted(_resolved(Path(match)) for match in glob.glob(str(path), recursive=True)
-                  if Path(match).is_file() and match.endswith((".yaml", ".yml")))
+        return [_resolved(path)], None
+    found = bounded_glob(path)
+    files = {_resolved(match) for match in found.files if match.name.endswith((".yaml", ".yml"))}
+    return sorted(files), found.problem
 
 
 def _schedule_config_field(runner_file: Path, name: str) -> tuple[str, int | None]:
-    """Field path and line of the `config` of the schedule called `name`, looked up by name in the file
+    return _schedule_field(runner_file, name, "config")
+
+
+def _schedule_field(runner_file: Path, name: str, key: str) -> tuple[str, int | None]:
+    """Field path and line of `key` of the schedule called `name`, looked up by name in the file
     (indexes of the loaded runner shift when broken entries were set aside)."""
     try:
         doc = load_yaml(runner_file)
@@ -347,5 +400,5 @@ def _schedule_config_field(runner_file: Path, name: str) -> tuple[str, int | Non
     schedules = orchestrator.get("schedules") if isinstance(orchestrator, dict) else None
     entries = schedules if isinstance(schedules, list) else []
     index = next((i for i, e in enumerate(entries) if isinstance(e, dict) and e.get("name") == name), 0)
-    path = prefix + ("orchestrator", "schedules", index, "config")
+    path = prefix + ("orchestrator", "schedules", index, key)
     return dotted_path(path), doc.line_of(path)

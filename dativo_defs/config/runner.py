@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from .base import SafeName, StrictModel, Timezone, check_seconds
+from .base import AIRFLOW_TAG_MAX, SafeName, StrictModel, Timezone, check_seconds
 from .cadence import normalize_cron
 
 
@@ -43,6 +43,15 @@ class Schedule(StrictModel):
     @classmethod
     def _valid_cron(cls, value: str | None) -> str | None:
         return None if value is None else normalize_cron(value)
+
+    @field_validator("tags")
+    @classmethod
+    def _tag_lengths(cls, tags: dict[str, str]) -> dict[str, str]:
+        for key, value in tags.items():  # Airflow's DAG tag is "key:value"
+            if len(key) + 1 + len(value) > AIRFLOW_TAG_MAX:
+                raise ValueError(f"tag {key[:20]!r}: 'key:value' is {len(key) + 1 + len(value)} characters; Airflow "
+                                 f"DAG tags hold at most {AIRFLOW_TAG_MAX}")
+        return tags
 
     @field_validator("interval_seconds")
     @classmethod

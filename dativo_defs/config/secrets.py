@@ -6,12 +6,27 @@ Every resolved value is registered with the redactor, so it is masked in log lin
 from __future__ import annotations
 
 import os
+import stat
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, model_validator
 
 from .base import StrictModel
+
+
+# Field names that hold secrets (matched against every part of a field path): errors about them never quote
+# the value or any part of it.
+SECRET_WORDS = ("password", "token", "secret", "credential", "dsn", "key")
+# A secret is a password, a token or a key: a secret file larger than this is not one (`file: /dev/zero`).
+MAX_SECRET_BYTES = 64 * 1024
+
+
+def is_secret_path(path: Sequence[str | int] | str) -> bool:
+    """True when a field path (`source.connection.password`, or its parts) names a secret-bearing field."""
+    text = path if isinstance(path, str) else ".".join(str(p) for p in path)
+    return any(word in text.lower() for word in SECRET_WORDS)
 
 
 class SecretNotAvailable(LookupError):
@@ -49,10 +64,7 @@ class SecretRef(StrictModel):
             path = Path(self.file)
             if not path.is_absolute() and base_dir is not None:
                 path = base_dir / path
-            try:
-                value = path.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise SecretNotAvailable(f"secret file {path} cannot be read: {exc.strerror}") from None
+            value = read_secret_file(path)
         else:
             value = self.value or ""
         register_secret(value)
@@ -62,6 +74,28 @@ class SecretRef(StrictModel):
         return f"SecretRef({self.describe()})"
 
     __str__ = __repr__
+
+
+def read_secret_file(path: Path) -> str:
+    """The stripped UTF-8 content of a secret file: a regular file of at most MAX_SECRET_BYTES, checked before
+    it is opened (a FIFO would block, /dev/zero would never end) and read with a bound (it may grow meanwhile)."""
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise SecretNotAvailable(f"secret file {path} is not a regular file")
+        if info.st_size > MAX_SECRET_BYTES:
+            raise SecretNotAvailable(f"secret file {path} is {info.st_size} bytes; secrets are limited to "
+                                     f"{MAX_SECRET_BYTES}")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_SECRET_BYTES + 1)
+    except OSError as exc:
+        raise SecretNotAvailable(f"secret file {path} cannot be read: {exc.strerror}") from None
+    if len(raw) > MAX_SECRET_BYTES:
+        raise SecretNotAvailable(f"secret file {path} is larger than {MAX_SECRET_BYTES} bytes")
+    try:
+        return raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise SecretNotAvailable(f"secret file {path} is not UTF-8 text") from None
 
 
 def _coerce(value: Any) -> Any:

@@ -6,13 +6,14 @@ and so that alias expansion is bounded: a "billion laughs" document is rejected 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .errors import ConfigError
+from .errors import ConfigError, ConfigIssue
+from .secrets import is_secret_path
 
 MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 100_000
@@ -38,6 +39,9 @@ class LoadedYaml:
     data: Any
     lines: dict[FieldPath, int]
     file: Path
+    # Problems that leave the rest of the document readable (a duplicate key: the first value is kept), located
+    # at their field so that a lenient load sets aside only the entry holding one.
+    issues: list[ConfigIssue] = field(default_factory=list)
 
     def line_of(self, path: FieldPath) -> int | None:
         """The line of `path`, or of its nearest ancestor that appears in the file."""
@@ -54,6 +58,7 @@ class _Builder:
         self.file = file
         self.lines: dict[FieldPath, int] = {}
         self.count = 0
+        self.issues: list[ConfigIssue] = []
         self._scalars = yaml.SafeLoader("")  # only its scalar constructors are used
 
     def build(self, node: yaml.Node, path: FieldPath, depth: int) -> Any:
@@ -79,8 +84,10 @@ class _Builder:
                                              dotted_path(path), key_node.start_mark.line + 1)
                 key = str(key)
                 if key in result:
-                    raise ConfigError.single(self.file, f"duplicate key {key!r}", dotted_path(path),
-                                             key_node.start_mark.line + 1)
+                    self.issues.append(ConfigIssue(str(self.file), f"duplicate key {key!r} (first on line "
+                                                   f"{self.lines[path + (key,)]})", dotted_path(path + (key,)),
+                                                   key_node.start_mark.line + 1))
+                    continue
                 self.lines.setdefault(path + (key,), key_node.start_mark.line + 1)  # errors point at the key
                 result[key] = self.build(value_node, path + (key,), depth + 1)
             return result
@@ -97,10 +104,12 @@ class _Builder:
         try:
             return self._scalars.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
-            raise ConfigError.single(self.file, f"invalid value: {exc}", dotted_path(path),
+            problem = " ".join(filter(None, [getattr(exc, "context", None), getattr(exc, "problem", None)])) or "unreadable"
+            raise ConfigError.single(self.file, f"invalid value: {problem}", dotted_path(path),
                                      node.start_mark.line + 1) from None
         except (ValueError, TypeError, KeyError, OverflowError) as exc:  # e.g. a date like 2024-02-30, `!!int abc`
-            raise ConfigError.single(self.file, f"invalid value {node.value!r} ({exc}); quote it to keep it as text",
+            shown = "(a secret field: value not shown)" if is_secret_path(path) else f"{node.value!r} ({exc})"
+            raise ConfigError.single(self.file, f"invalid value {shown}; quote it to keep it as text",
                                      dotted_path(path), node.start_mark.line + 1) from None
 
 
@@ -145,4 +154,4 @@ def load_yaml(file: Path) -> LoadedYaml:
         raise ConfigError.single(file, "file is empty, expected a YAML mapping")
     builder = _Builder(file)
     data = builder.build(node, (), 0)
-    return LoadedYaml(data=data, lines=builder.lines, file=file)
+    return LoadedYaml(data=data, lines=builder.lines, file=file, issues=builder.issues)
