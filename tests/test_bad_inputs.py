@@ -38,7 +38,10 @@ UNSET = "DATIVO_BAD_INPUT_UNSET"  # the variable the corpus references and expec
 def _apply(case: Case, root: Path) -> None:
     path = root / case.file
     path.parent.mkdir(parents=True, exist_ok=True)
-    if case.edit is not None:
+    if case.fifo:
+        path.unlink(missing_ok=True)
+        os.mkfifo(path)
+    elif case.edit is not None:
         old, new = case.edit
         text = path.read_text(encoding="utf-8")
         assert text.count(old) == 1, f"{case.id}: {old!r} must occur exactly once in {case.file}"
@@ -48,6 +51,8 @@ def _apply(case: Case, root: Path) -> None:
     else:
         assert case.content is not None, f"{case.id}: give `content` or `edit`"
         path.write_text(case.content, encoding="utf-8")
+    for extra, text in case.extra.items():
+        (root / extra).write_text(text, encoding="utf-8")
     for link, target in case.links.items():
         (root / link).symlink_to(target)
 

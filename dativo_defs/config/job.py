@@ -17,6 +17,10 @@ from .targets import TargetConfig
 EXIT_SUCCESS, EXIT_PARTIAL, EXIT_PERMANENT, EXIT_TRANSIENT = 0, 1, 2, 3
 
 
+# A larger factor reaches any sensible max_delay_seconds by the second retry; 1e300 made the float math overflow.
+MAX_BACKOFF_MULTIPLIER = 100.0
+
+
 class SchemaValidationMode(str, Enum):
     STRICT = "strict"
     WARN = "warn"
@@ -28,7 +32,7 @@ class RetryConfig(StrictModel):
     max_retries: int = Field(3, ge=0, le=100, validation_alias=AliasChoices("max_retries", "max_attempts"))
     initial_delay_seconds: float = Field(5, ge=0, validation_alias=AliasChoices("initial_delay_seconds", "retry_delay_seconds"))
     max_delay_seconds: float = Field(300, ge=0)
-    backoff_multiplier: float = Field(2.0, ge=1.0, allow_inf_nan=False)
+    backoff_multiplier: float = Field(2.0, ge=1.0, le=MAX_BACKOFF_MULTIPLIER, allow_inf_nan=False)
     retryable_exit_codes: list[int] = Field(default_factory=lambda: [EXIT_TRANSIENT],
                                             description="`dativo run` exit codes that are retried (3 = transient).")
     retryable_error_patterns: list[str] = Field(

@@ -18,7 +18,7 @@ from .interpolation import interpolate
 from .job import JobConfig
 from .paths import builtin_variables
 from .runner import OrchestratorType, RunnerConfig, RunnerFile, Schedule
-from .secrets import is_secret_path
+from .secrets import is_secret_path, secret_file_problem, secret_refs
 from .sources import SOURCE_TYPES
 from .targets import TARGET_TYPES
 from .walk import bounded_glob
@@ -184,6 +184,7 @@ def load_job(file: Path, env: Mapping[str, str] | None = None, read: set[Path] |
     name = config.name or file.stem
     if config.name is None and not name.replace("_", "a").isalnum():
         raise ConfigError.single(file, f"file name {file.stem!r} is not a safe job name; set `name:` in the file", "name")
+    _check_secret_files(config, file)
     contract = config.contract
     if isinstance(contract, str):
         contract_file = Path(contract) if Path(contract).is_absolute() else file.parent / contract
@@ -196,6 +197,19 @@ def load_job(file: Path, env: Mapping[str, str] | None = None, read: set[Path] |
                                          "contract", _line(file, "contract")) from None
             raise
     return Job(config=config, file=file, name=name, contract=contract)
+
+
+def _check_secret_files(config: JobConfig, file: Path) -> None:
+    """`password: {file: /dev/zero}` is refused here, not when a run reads it (reads are bounded too)."""
+    issues = []
+    for path, ref in secret_refs(config):
+        if ref.file:
+            secret = Path(ref.file) if Path(ref.file).is_absolute() else file.parent / ref.file
+            problem = secret_file_problem(secret)
+            if problem:
+                issues.append(ConfigIssue(str(file), problem, dotted_path(path + ("file",)), _line(file, *path, "file")))
+    if issues:
+        raise ConfigError(issues)
 
 
 def _line(file: Path, *path: str | int) -> int | None:

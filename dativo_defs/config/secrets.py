@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, model_validator
 
 from .base import StrictModel
 
@@ -96,6 +96,33 @@ def read_secret_file(path: Path) -> str:
         return raw.decode("utf-8").strip()
     except UnicodeDecodeError:
         raise SecretNotAvailable(f"secret file {path} is not UTF-8 text") from None
+
+
+def secret_file_problem(path: Path) -> str | None:
+    """What is wrong with a secret file that exists, checked without opening it (validate time); a missing
+    one is fine here (it may be mounted only where jobs run)."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return f"secret file {path} is not a regular file"
+    if info.st_size > MAX_SECRET_BYTES:
+        return f"secret file {path} is {info.st_size} bytes; secrets are limited to {MAX_SECRET_BYTES}"
+    return None
+
+
+def secret_refs(value: Any, path: tuple[str | int, ...] = ()) -> list[tuple[tuple[str | int, ...], SecretRef]]:
+    """Every SecretRef in a loaded model, with its field path."""
+    if isinstance(value, SecretRef):
+        return [(path, value)]
+    if isinstance(value, BaseModel):
+        return [ref for name in type(value).model_fields for ref in secret_refs(getattr(value, name), path + (name,))]
+    if isinstance(value, (list, tuple)):
+        return [ref for index, item in enumerate(value) for ref in secret_refs(item, path + (index,))]
+    if isinstance(value, dict):
+        return [ref for key, item in value.items() for ref in secret_refs(item, path + (key,))]
+    return []
 
 
 def _coerce(value: Any) -> Any:
