@@ -14,13 +14,15 @@ from dagster._core.errors import DagsterInvalidDefinitionError
 from dagster._utils.schedules import is_valid_cron_schedule
 from dagster._utils.tags import normalize_tags
 
-from .assets import job_tags
+from .assets import asset_key, job_tags
 from .config.errors import ConfigIssue
 from .config.loader import Job, Project
 
 
 def _job_problem(job: Job) -> str | None:
-    for label, name in (("op name", job.op_name), ("job name", job.asset_job_name)):
+    names = [("op name", job.op_name), ("job name", job.asset_job_name)]
+    names += [("output name", asset_key(job, obj).to_python_identifier()) for obj in job.objects]
+    for label, name in names:
         if not is_valid_name(name):
             return f"Dagster refuses the {label} {name!r}"
     try:
