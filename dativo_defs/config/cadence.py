@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
+from functools import lru_cache
 
 from croniter import CroniterBadDateError, croniter
 
@@ -45,6 +46,7 @@ def _dialect_problem(fields: list[str]) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)  # a pure function; projects repeat a few expressions across many schedules
 def normalize_cron(expr: str) -> str:
     """Return the 5-field form of `expr`, or raise ValueError saying what is expected."""
     expr = " ".join(expr.split())
