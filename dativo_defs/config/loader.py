@@ -268,7 +268,7 @@ def load_runner_lenient(file: Path, env: Mapping[str, str] | None = None) -> tup
             return runner, [], []
         exc = ConfigError(unset)
     except ConfigError as invalid:
-        exc = ConfigError(unset + invalid.issues)
+        exc = ConfigError(unset + _unshadowed(invalid.issues, doc.issues))
     # Entries with an unset variable or an invalid field are set aside; the other schedules load.
     bad = _schedule_indexes(exc)
     body = doc.data.get("runner", doc.data)
@@ -286,6 +286,13 @@ def load_runner_lenient(file: Path, env: Mapping[str, str] | None = None) -> tup
         return validate_document(pruned, RunnerFile).runner, exc.issues, dropped
     except ConfigError as again:
         raise ConfigError(exc.issues + again.issues) from None
+
+
+def _unshadowed(issues: list[ConfigIssue], yaml_issues: list[ConfigIssue]) -> list[ConfigIssue]:
+    """Field errors minus those at a value the YAML reader already refused (read as null: "not a valid string"
+    there would only repeat it)."""
+    refused = {issue.field_path for issue in yaml_issues}
+    return [issue for issue in issues if issue.field_path not in refused]
 
 
 def _schedule_indexes(exc: ConfigError) -> set[int]:

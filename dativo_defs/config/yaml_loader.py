@@ -61,6 +61,11 @@ class _Builder:
         self.issues: list[ConfigIssue] = []
         self._scalars = yaml.SafeLoader("")  # only its scalar constructors are used
 
+    def _problem(self, message: str, path: FieldPath, node: yaml.Node) -> None:
+        """A problem confined to one value (or key): recorded, the value read as null, the rest still read, so
+        that a lenient load can set aside just the entry holding it."""
+        self.issues.append(ConfigIssue(str(self.file), message, dotted_path(path), node.start_mark.line + 1))
+
     def build(self, node: yaml.Node, path: FieldPath, depth: int) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
@@ -70,23 +75,24 @@ class _Builder:
             raise ConfigError.single(self.file, f"nesting deeper than {MAX_DEPTH} levels", line=node.start_mark.line + 1)
         self.lines.setdefault(path, node.start_mark.line + 1)
         if node.tag not in _PLAIN_TAGS:
-            raise ConfigError.single(self.file, f"unsupported YAML tag {node.tag!r}; only plain values are allowed",
-                                     dotted_path(path), node.start_mark.line + 1)
+            return self._problem(f"unsupported YAML tag {node.tag!r}; only plain values are allowed", path, node)
         if isinstance(node, yaml.MappingNode):
             result: dict[str, Any] = {}
             for key_node, value_node in node.value:
                 if key_node.tag == "tag:yaml.org,2002:merge":
-                    raise ConfigError.single(self.file, "YAML merge keys (<<) are not supported; write the fields out",
-                                             line=key_node.start_mark.line + 1)
-                key = self._scalar(key_node)
+                    self._problem("YAML merge keys (<<) are not supported; write the fields out", path, key_node)
+                    continue
+                if not isinstance(key_node, yaml.ScalarNode):
+                    self._problem("mapping keys must be plain values", path, key_node)
+                    continue
+                key = self._scalar(key_node, path)
                 if not isinstance(key, (str, int)) or isinstance(key, bool):
-                    raise ConfigError.single(self.file, f"mapping keys must be strings, got {key!r}",
-                                             dotted_path(path), key_node.start_mark.line + 1)
+                    self._problem(f"mapping keys must be strings, got {key!r}", path, key_node)
+                    continue
                 key = str(key)
                 if key in result:
-                    self.issues.append(ConfigIssue(str(self.file), f"duplicate key {key!r} (first on line "
-                                                   f"{self.lines[path + (key,)]})", dotted_path(path + (key,)),
-                                                   key_node.start_mark.line + 1))
+                    self._problem(f"duplicate key {key!r} (first on line {self.lines[path + (key,)]})", path + (key,),
+                                  key_node)
                     continue
                 self.lines.setdefault(path + (key,), key_node.start_mark.line + 1)  # errors point at the key
                 result[key] = self.build(value_node, path + (key,), depth + 1)
@@ -95,22 +101,18 @@ class _Builder:
             return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
         value = self._scalar(node, path)
         if isinstance(value, str) and "\x00" in value:  # "\0" escapes: no config value has a use for NUL
-            raise ConfigError.single(self.file, "NUL character in a value", dotted_path(path), node.start_mark.line + 1)
+            return self._problem("NUL character in a value", path, node)
         return value
 
     def _scalar(self, node: yaml.Node, path: FieldPath = ()) -> Any:
-        if not isinstance(node, yaml.ScalarNode):
-            raise ConfigError.single(self.file, "mapping keys must be plain values", line=node.start_mark.line + 1)
         try:
             return self._scalars.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
             problem = " ".join(filter(None, [getattr(exc, "context", None), getattr(exc, "problem", None)])) or "unreadable"
-            raise ConfigError.single(self.file, f"invalid value: {problem}", dotted_path(path),
-                                     node.start_mark.line + 1) from None
+            return self._problem(f"invalid value: {problem}", path, node)
         except (ValueError, TypeError, KeyError, OverflowError) as exc:  # e.g. a date like 2024-02-30, `!!int abc`
             shown = "(a secret field: value not shown)" if is_secret_path(path) else f"{node.value!r} ({exc})"
-            raise ConfigError.single(self.file, f"invalid value {shown}; quote it to keep it as text",
-                                     dotted_path(path), node.start_mark.line + 1) from None
+            return self._problem(f"invalid value {shown}; quote it to keep it as text", path, node)
 
 
 def read_text(file: Path) -> str:
