@@ -8,7 +8,8 @@ database), by `dativo run` and by Dagster in-process; the others are validated, 
 
 Channels checked: `dativo validate` and `dativo run` stdout/stderr and the engine's event log file, Dagster's
 event log (every record, with metadata) and Python logs, the Dagster definitions' tags/metadata/descriptions,
-the Airflow manifest on disk, and the rendered DAGs (doc, description, tags, every task attribute). A bad
+the Airflow manifest on disk, the rendered DAGs (doc, description, tags, every task attribute), and under
+`airflow dags test` (a real Airflow DB) the task output, Airflow's log files and every XCom value. A bad
 secret value (`${` inside a password) is also validated: its error names the field only.
 """
 
@@ -107,35 +108,46 @@ RUNNABLE = ["pg_inline", "pg_env", "pg_file", "pg_interpolated", "pg_dsn"]
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
+def database() -> str:
+    """A PostgreSQL database with ROWS rows in `items` (dropped afterwards)."""
     import adbc_driver_postgresql.dbapi as adbc_pg
 
-    root = tmp_path_factory.mktemp("canary")
-    for folder in ("configs", "jobs"):
-        shutil.copytree(REPO / folder, root / folder)
-    database = f"dativo_canary_{uuid.uuid4().hex[:8]}"
+    name = f"dativo_canary_{uuid.uuid4().hex[:8]}"
     try:
         admin = adbc_pg.connect(f"postgresql://postgres@{PG}/postgres", autocommit=True)
     except Exception as exc:  # noqa: BLE001 - any failure means: no usable server
         need_server(f"PostgreSQL on {PG}: {str(exc).splitlines()[0]}")
     with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{database}"')
-    with adbc_pg.connect(f"postgresql://postgres@{PG}/{database}", autocommit=True) as db, db.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    with adbc_pg.connect(f"postgresql://postgres@{PG}/{name}", autocommit=True) as db, db.cursor() as cur:
         cur.execute("CREATE TABLE items (id BIGINT PRIMARY KEY, name TEXT)")
         cur.execute(f"INSERT INTO items SELECT i, 'n' || i FROM generate_series(1, {ROWS}) AS i")
-    jobs = root / "jobs" / "canary"
+    yield name
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    admin.close()
+
+
+def plant(project: Path, database: str) -> None:
+    """The canary jobs, their secret file and one Airflow-owned schedule each, in a copy of the example project."""
+    jobs = project / "jobs" / "canary"
     jobs.mkdir()
     for name, text in _jobs(database).items():
         (jobs / name).write_text(text)
     (jobs / "pg.secret").write_text(CANARIES["file"] + "\n")
-    runner = root / "configs" / "runner.yaml"
+    runner = project / "configs" / "runner.yaml"
     runner.write_text(runner.read_text() + "".join(
         f"      - name: canary_{stem}\n        config: ../jobs/canary/{stem}.yaml\n        cron: \"0 3 * * *\"\n"
         f"        orchestrator: airflow\n" for stem in [*RUNNABLE, "pg_failing", "rest", "rest_basic", "s3"]))
-    yield root
-    with admin.cursor() as cur:
-        cur.execute(f'DROP DATABASE "{database}" WITH (FORCE)')
-    admin.close()
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, database) -> Path:
+    root = tmp_path_factory.mktemp("canary")
+    for folder in ("configs", "jobs"):
+        shutil.copytree(REPO / folder, root / folder)
+    plant(root, database)
+    return root
 
 
 def _env(project: Path, **extra: str) -> dict[str, str]:
@@ -242,3 +254,43 @@ def test_airflow_manifest_and_rendered_dags(project, monkeypatch):
             rendered.append(repr((dag.dag_id, dag.doc_md, dag.description, dag.tags, dag.params)))
             rendered += [repr(sorted((k, repr(v)) for k, v in vars(task).items())) for task in dag.tasks]
     _assert_clean("\n".join(rendered), "the rendered Airflow DAGs")
+
+
+# XCom values and the task instances of every DAG run, read from the Airflow DB.
+XCOMS = """
+import json
+from sqlalchemy import select
+from airflow.models.taskinstance import TaskInstance
+from airflow.models.xcom import XComModel
+from airflow.utils.session import create_session
+with create_session() as s:
+    print(json.dumps(dict(xcoms=[repr((x.dag_id, x.key, x.value)) for x in s.scalars(select(XComModel))],
+                          tis=[(t.dag_id, str(t.state)) for t in s.scalars(select(TaskInstance))])))
+"""
+
+
+def test_airflow_task_logs_and_xcom(tmp_path_factory, database):
+    """`airflow dags test` of canary DAGs (in_process mode, a real Airflow DB): the task output, the task log
+    files and every XCom value are free of the planted secrets."""
+    from tests.airflow.helpers import make_airflow_env
+
+    env = make_airflow_env(tmp_path_factory.mktemp("canary_airflow"))
+    plant(env.project, database)
+    for args in (["db", "migrate"], ["pools", "set", "dativo_tenant_canary", "1", "canary"]):
+        proc = env.airflow(*args, timeout=180)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    outputs = []
+    for stem in ["pg_env", "pg_interpolated", "pg_failing"]:
+        proc = env.airflow("dags", "test", f"canary_{stem}", timeout=240, DATIVO_AIRFLOW_MODE="in_process", **ENV)
+        assert (proc.returncode == 0) is (stem != "pg_failing"), proc.stdout[-3000:] + proc.stderr[-3000:]
+        outputs.append(proc.stdout + proc.stderr)
+    record = env.json_from(XCOMS)
+    assert sorted(map(tuple, record["tis"])) == [("canary_pg_env", "success"), ("canary_pg_failing", "failed"),
+                                     ("canary_pg_interpolated", "success")]
+    assert any("rows_written" in x for x in record["xcoms"]), "the engine metrics reached XCom"
+    logs = [path.read_text(errors="replace") for path in env.airflow_home.rglob("*.log")]
+    logs += [path.read_text(errors="replace") for path in (env.airflow_home / "logs").rglob("*") if path.is_file()]
+    assert any("dativo" in text for text in outputs)
+    _assert_clean("\n".join(outputs), "`airflow dags test` output (the task log)")
+    _assert_clean("\n".join(logs), "Airflow's log files")
+    _assert_clean("\n".join(record["xcoms"]), "XCom values")
