@@ -2,7 +2,8 @@
 
 Airflow re-parses the dags folder every 30 s. Building the Dagster definitions means importing dagster and
 validating every YAML file; the manifest lets a parse skip that. It is rebuilt automatically — never used
-stale — whenever anything it was built from changes: the runner, job and contract files (content hashes),
+stale — whenever anything it was built from changes: the runner, job and contract files (content hashes; a
+referenced file that does not exist yet counts as missing, so creating it rebuilds),
 the files the runner's `jobs` patterns match, the environment variables those files reference, and dativo's
 own code.
 """
