@@ -35,64 +35,72 @@ EXAMPLES = int(os.environ.get("DATIVO_FUZZ_EXAMPLES", "500"))
 OUTCOMES: dict[int, int] = {}  # validate exit code -> examples (the summary shows both kinds were exercised)
 SEED = int(os.environ.get("DATIVO_FUZZ_SEED") or random.SystemRandom().randrange(2**32))
 
-def _mostly(valid, bad):
-    """`valid` 7 times in 8, else `bad`: most projects load, and every example still risks a rule."""
-    return st.integers(0, 7).flatmap(lambda i: bad if i == 0 else valid)
+# (valid, hostile) value pairs per field. A project is drawn clean or hostile; in a hostile one each field takes
+# a hostile value one time in ten, so both verdicts (exit 0 and exit 2) are common and a hostile value often
+# sits in a project whose other parts load.
+NAMES = (st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True),
+         st.sampled_from(["a" * 63, "b" * 64, "t" * 94, "config", "x y", "9lives", "a-b", "tickéts", "context"]))
+FILE_PATHS = (st.sampled_from(["data/a.csv", "data/x.csv", "data/b-c.csv", "data/*.csv"]),
+              st.sampled_from(["data/tickets copy (1).csv", "data/" + "f" * 70 + ".csv", "data/.hidden.csv"]))
+TABLES = (st.sampled_from(["invoices", "items", "public.orders"]), st.sampled_from(["invoice lines", "x" * 64, "select"]))
+CRONS = (st.sampled_from(["*/15 * * * *", "@daily", "5 4 * * MON-FRI", "0 12 1,15 * *", "30 2 * * *"]),
+         st.sampled_from(["0 0 1 * 1", "0 0 1W * *", "0 0 L * *", "0 0 * * 1#2", "@fortnightly", "0 0 30 2 *",
+                          "0 0 ? * *", "61 * * * *"]))
+INTERVALS = (st.sampled_from([5, 30, 300, 86400, 3155760000]), st.sampled_from([10**12, 5 * 10**11, 3155760001, 0, -5]))
+MULTIPLIERS = (st.sampled_from([1, 1.5, 2, 100]), st.sampled_from([101, 1e300, float("inf")]))
+DELAYS = (st.sampled_from([0, 1, 5, 300, 86400]), st.sampled_from([3155760000, 3155760001, 1e12]))
+TAG_VALUES = (st.sampled_from(["sales", "true", ""]), st.just("v" * 52))
+TIMEZONES = (st.sampled_from(["UTC", "Europe/Berlin", "America/New_York"]), st.just("Mars/Olympus"))
 
 
-NAMES = _mostly(st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True),
-                st.sampled_from(["a" * 63, "b" * 64, "t" * 94, "config", "x y", "9lives", "a-b", "tickéts", "context"]))
-FILE_PATHS = _mostly(st.sampled_from(["data/a.csv", "data/x.csv", "data/b-c.csv", "data/*.csv"]),
-                     st.sampled_from(["data/tickets copy (1).csv", "data/" + "f" * 70 + ".csv", "data/.hidden.csv"]))
-TABLES = _mostly(st.sampled_from(["invoices", "items", "public.orders"]),
-                 st.sampled_from(["invoice lines", "x" * 64, "select"]))
-CRONS = _mostly(st.sampled_from(["*/15 * * * *", "@daily", "5 4 * * MON-FRI", "0 12 1,15 * *", "30 2 * * *"]),
-                st.sampled_from(["0 0 1 * 1", "0 0 1W * *", "0 0 L * *", "0 0 * * 1#2", "@fortnightly", "0 0 30 2 *",
-                                 "0 0 ? * *", "61 * * * *"]))
-INTERVALS = _mostly(st.sampled_from([5, 30, 300, 86400, 3155760000]),
-                    st.sampled_from([1, 3155760001, 10**12, 0, -5]))
-MULTIPLIERS = _mostly(st.sampled_from([1, 1.5, 2, 100]), st.sampled_from([101, 1e300, float("inf")]))
-DELAYS = _mostly(st.sampled_from([0, 1, 5, 300, 86400, 3155760000]), st.sampled_from([1e9, 1e12]))
-TAGS = st.dictionaries(st.sampled_from(["team", "pii", "k" * 48]), _mostly(st.sampled_from(["sales", "true", ""]),
-                                                                            st.just("v" * 52)), max_size=2)
-TIMEZONES = _mostly(st.sampled_from(["UTC", "Europe/Berlin", "America/New_York"]), st.just("Mars/Olympus"))
+def _pick(draw, hostile: bool, pair):
+    valid, bad = pair
+    return draw(bad) if hostile and draw(st.integers(0, 9)) == 0 else draw(valid)
 
 
-@st.composite
-def jobs(draw) -> dict:
+def _job(draw, hostile: bool, index: int) -> dict:
     if draw(st.booleans()):
-        files = draw(st.lists(st.fixed_dictionaries({"path": FILE_PATHS}, optional={"object": NAMES}),
-                              min_size=1, max_size=2))
+        files = [{"path": _pick(draw, hostile, FILE_PATHS)} for _ in range(draw(st.integers(1, 2)))]
         source = {"type": "csv", "files": files}
+        entries = files
     else:
-        tables = draw(st.lists(st.fixed_dictionaries({"name": TABLES}, optional={"object": NAMES}), min_size=1,
-                               max_size=2))
+        tables = [{"name": _pick(draw, hostile, TABLES)} for _ in range(draw(st.integers(1, 2)))]
         source = {"type": "sqlite", "connection": {"database": "shop.db"}, "tables": tables}
-    job = {"tenant_id": draw(NAMES), "source": source, "target": {"type": draw(st.sampled_from(["parquet", "iceberg"]))},
-           "retry_config": {"max_retries": draw(st.sampled_from([0, 2, 5, 100])),
-                            "initial_delay_seconds": draw(DELAYS), "max_delay_seconds": draw(DELAYS),
-                            "backoff_multiplier": draw(MULTIPLIERS)}}
+        entries = tables
+    for number, entry in enumerate(entries):
+        if draw(st.booleans()):
+            entry["object"] = f"o{number}" if not hostile else _pick(draw, hostile, NAMES)
+    initial = _pick(draw, hostile, DELAYS)
+    job = {"tenant_id": _pick(draw, hostile, NAMES), "source": source,
+           "target": {"type": draw(st.sampled_from(["parquet", "iceberg"]))},
+           "retry_config": {"max_retries": draw(st.sampled_from([0, 2, 5, 100])), "initial_delay_seconds": initial,
+                            "max_delay_seconds": initial + _pick(draw, hostile, DELAYS),
+                            "backoff_multiplier": _pick(draw, hostile, MULTIPLIERS)}}
     if draw(st.booleans()):
-        job["name"] = draw(NAMES)
+        job["name"] = f"job{index}" if not hostile else _pick(draw, hostile, NAMES)
     return job
 
 
 @st.composite
 def projects(draw) -> tuple[dict, dict[str, dict]]:
-    job_files = {f"j{i}.yaml": job for i, job in enumerate(draw(st.lists(jobs(), min_size=1, max_size=4)))}
+    """A runner file and its job files, shaped like RunnerConfig/Schedule and JobConfig."""
+    hostile = draw(st.booleans())
+    job_files = {f"j{i}.yaml": _job(draw, hostile, i) for i in range(draw(st.integers(1, 4)))}
     schedules = []
-    for index in range(draw(st.integers(1, 4))):
-        file = draw(st.sampled_from(sorted(job_files)))
-        other = draw(st.sampled_from(sorted(job_files)))  # perhaps a job no schedule runs: it has a manual DAG
+    scheduled = [draw(st.sampled_from(sorted(job_files))) for _ in range(draw(st.integers(1, 4)))]
+    manual = sorted(set(job_files) - set(scheduled)) or sorted(job_files)  # jobs with a manual DAG, if any
+    for index, file in enumerate(scheduled):
+        other = draw(st.sampled_from(manual))
         clash = f"{job_files[other]['tenant_id']}__{job_files[other].get('name', Path(other).stem)}_job"
-        entry = {"name": draw(_mostly(st.one_of(NAMES, st.just(f"s{index}")), st.just(clash))),
-                 "config": f"../jobs/{file}",
-                 "tags": draw(TAGS), "enabled": draw(st.booleans())}
+        entry = {"name": _pick(draw, hostile, (st.just(f"s{index}"), st.sampled_from([clash, clash, "b" * 64, "x y"]))),
+                 "config": f"../jobs/{file}", "enabled": draw(st.booleans()),
+                 "tags": {key: _pick(draw, hostile, TAG_VALUES) for key in draw(st.lists(
+                     st.sampled_from(["team", "pii", "k" * 48]), max_size=2, unique=True))}}
         if draw(st.booleans()):
-            entry["cron"] = draw(CRONS)
-            entry["timezone"] = draw(TIMEZONES)
+            entry["cron"] = _pick(draw, hostile, CRONS)
+            entry["timezone"] = _pick(draw, hostile, TIMEZONES)
         else:
-            entry["interval_seconds"] = draw(INTERVALS)
+            entry["interval_seconds"] = _pick(draw, hostile, INTERVALS)
         if draw(st.booleans()):
             entry["orchestrator"] = "airflow"
         schedules.append(entry)
@@ -190,14 +198,28 @@ def test_validate_accepts_only_what_both_orchestrators_load():
     assert OUTCOMES.get(0, 0) >= EXAMPLES // 10 and OUTCOMES.get(2, 0) >= EXAMPLES // 10
 
 
-def test_the_fuzz_catches_a_planted_rule_gap(monkeypatch):
-    """Re-open the interval bound (back to what a timedelta holds): intervals a date cannot hold pass validate
-    again, and the property must find one and fail with Airflow's OverflowError."""
+def _reopen_interval_bound(monkeypatch):
     from datetime import timedelta
 
     from dativo_defs.config import base
 
-    monkeypatch.setattr(base, "MAX_SECONDS", int(timedelta.max.total_seconds()))
+    monkeypatch.setattr(base, "MAX_SECONDS", int(timedelta.max.total_seconds()))  # what a timedelta holds
+
+
+def _reopen_dag_id_rule(monkeypatch):
+    from dativo_defs.config import loader
+
+    monkeypatch.setattr(loader, "_check_dag_ids", lambda project: None)
+
+
+@pytest.mark.parametrize("gap, symptom", [
+    (_reopen_interval_bound, "OverflowError: date value out of range"),  # Airflow's scheduler, second run
+    (_reopen_dag_id_rule, "two DAGs share a dag_id"),  # one DAG would silently replace the other
+], ids=["interval_bound", "dag_id_rule"])
+def test_the_fuzz_catches_a_planted_rule_gap(monkeypatch, gap, symptom):
+    """Re-open one rule of the acceptance check: inputs it refused pass validate again, and the property must
+    find one (same seed and budget as above) and fail with the orchestrator's symptom."""
+    gap(monkeypatch)
     with pytest.raises(Exception) as raised:  # noqa: PT011 - which exception is asserted below
         _fuzz(EXAMPLES, SEED, phases=(Phase.generate,))()  # the first failure is enough: no shrinking
-    assert "OverflowError: date value out of range" in "".join(traceback.format_exception(raised.value))
+    assert symptom in "".join(traceback.format_exception(raised.value))

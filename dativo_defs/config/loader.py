@@ -245,8 +245,8 @@ class Project:
         return not self.issues
 
     def set_aside(self, entry: ScheduledJob, issue: ConfigIssue) -> None:
-        """Leave a loaded schedule out (reported), e.g. for a rule across jobs; its job stays for manual runs
-        only if `runner.jobs` names it."""
+        """Leave a loaded schedule out, reported with `issue` (a rule across jobs, or an orchestrator's own check
+        failed); like a schedule whose job file is broken, it is then defined on neither orchestrator."""
         self.scheduled.remove(entry)
         self.broken_schedules.append(entry.schedule.name)
         self.issues.append(issue)
