@@ -14,11 +14,11 @@ import hashlib
 import json
 import os
 import re
-import stat
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dativo_defs.config.bounded import FileTooLarge, NotRegularFile, read_bounded
 from dativo_defs.config.walk import bounded_glob
 from dativo_defs.config.yaml_loader import MAX_FILE_BYTES
 
@@ -109,11 +109,9 @@ def _content(path: Path) -> bytes:
     """A file's bytes for the fingerprint, never blocking or unbounded: a FIFO or device (which the loader
     refuses anyway) or an oversized file counts by its kind and size, a missing one as missing."""
     try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
-            return f"<special {info.st_mode:o} {info.st_size} {info.st_mtime_ns}>".encode()
-        with path.open("rb") as handle:
-            return handle.read(MAX_FILE_BYTES + 1)
+        return read_bounded(path, MAX_FILE_BYTES)
+    except (NotRegularFile, FileTooLarge) as exc:  # refused by the loader too: its kind (and size) is the content
+        return f"<{type(exc).__name__} {exc}>".encode()
     except (OSError, ValueError):
         return b"<missing>"
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, Field, model_validator
 
 from .base import StrictModel
+from .bounded import FileTooLarge, NotRegularFile, read_bounded
 
 
 # Field names that hold secrets (matched against every part of a field path): errors about them never quote
@@ -78,20 +79,16 @@ class SecretRef(StrictModel):
 
 def read_secret_file(path: Path) -> str:
     """The stripped UTF-8 content of a secret file: a regular file of at most MAX_SECRET_BYTES, checked before
-    it is opened (a FIFO would block, /dev/zero would never end) and read with a bound (it may grow meanwhile)."""
+    it is read (a FIFO would block, /dev/zero would never end) and read with a bound (see bounded.py)."""
     try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):
-            raise SecretNotAvailable(f"secret file {path} is not a regular file")
-        if info.st_size > MAX_SECRET_BYTES:
-            raise SecretNotAvailable(f"secret file {path} is {info.st_size} bytes; secrets are limited to "
-                                     f"{MAX_SECRET_BYTES}")
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_SECRET_BYTES + 1)
+        raw = read_bounded(path, MAX_SECRET_BYTES)
+    except NotRegularFile:
+        raise SecretNotAvailable(f"secret file {path} is not a regular file") from None
+    except FileTooLarge as exc:
+        raise SecretNotAvailable(f"secret file {path} is {exc.size} bytes; secrets are limited to "
+                                 f"{MAX_SECRET_BYTES}") from None
     except OSError as exc:
         raise SecretNotAvailable(f"secret file {path} cannot be read: {exc.strerror}") from None
-    if len(raw) > MAX_SECRET_BYTES:
-        raise SecretNotAvailable(f"secret file {path} is larger than {MAX_SECRET_BYTES} bytes")
     try:
         return raw.decode("utf-8").strip()
     except UnicodeDecodeError:

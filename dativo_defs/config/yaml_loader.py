@@ -6,12 +6,14 @@ and so that alias expansion is bounded: a "billion laughs" document is rejected 
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from .bounded import FileTooLarge, NotRegularFile, read_bounded
 from .errors import ConfigError, ConfigIssue
 from .secrets import is_secret_path
 
@@ -118,17 +120,15 @@ class _Builder:
 def read_text(file: Path) -> str:
     """Read a config file as UTF-8 text, refusing missing, oversized and binary files clearly."""
     try:
-        exists, regular = file.exists(), file.is_file()
-        size = file.stat().st_size if regular else 0
-        raw = file.read_bytes() if regular and size <= MAX_FILE_BYTES else b""
-    except (OSError, ValueError) as exc:  # unreadable, name too long, NUL in the path
+        raw = read_bounded(file, MAX_FILE_BYTES)
+    except NotRegularFile:
+        raise ConfigError.single(file, "not a regular file") from None
+    except FileTooLarge as exc:
+        raise ConfigError.single(file, f"file is {exc.size} bytes; config files are limited to {MAX_FILE_BYTES}") from None
+    except (OSError, ValueError) as exc:  # missing, a symlink loop, unreadable, name too long, NUL in the path
+        if getattr(exc, "errno", None) in (errno.ENOENT, errno.ELOOP):
+            raise ConfigError.single(file, "file not found") from None
         raise ConfigError.single(file, f"cannot read file: {getattr(exc, 'strerror', None) or exc}") from None
-    if not exists:
-        raise ConfigError.single(file, "file not found")
-    if not regular:
-        raise ConfigError.single(file, "not a regular file")
-    if size > MAX_FILE_BYTES:
-        raise ConfigError.single(file, f"file is {size} bytes; config files are limited to {MAX_FILE_BYTES}")
     if b"\x00" in raw:
         raise ConfigError.single(file, "file is binary (contains NUL bytes), expected YAML text")
     try:

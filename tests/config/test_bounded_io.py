@@ -116,3 +116,20 @@ def test_the_retry_curve_never_raises_and_stays_capped(initial, multiplier, retr
                          backoff_multiplier=multiplier, max_retries=100)
     delay = config.delay_before_retry(retry)
     assert 0 <= delay <= config.max_delay_seconds
+
+
+# --- the shared bounded reader ---------------------------------------------------------------------------
+def test_read_bounded_refuses_special_files_on_the_open_descriptor(tmp_path):
+    from dativo_defs.config.bounded import FileTooLarge, NotRegularFile, read_bounded
+
+    os.mkfifo(tmp_path / "fifo")
+    for special in (tmp_path / "fifo", tmp_path):  # a FIFO opens at once (non-blocking), a directory too
+        with pytest.raises(NotRegularFile):
+            read_bounded(special, 10)
+    (tmp_path / "f").write_bytes(b"x" * 11)
+    with pytest.raises(FileTooLarge) as raised:
+        read_bounded(tmp_path / "f", 10)
+    assert raised.value.size == 11
+    assert read_bounded(tmp_path / "f", 11) == b"x" * 11
+    with pytest.raises(FileNotFoundError):
+        read_bounded(tmp_path / "missing", 10)
