@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 from tests.conftest import summary
 
 EXAMPLES = int(os.environ.get("DATIVO_FUZZ_EXAMPLES", "500"))
+PLANTED_SEED = 20261207
 OUTCOMES: dict[int, int] = {}  # validate exit code -> examples (the summary shows both kinds were exercised)
 SEED = int(os.environ.get("DATIVO_FUZZ_SEED") or random.SystemRandom().randrange(2**32))
 
@@ -92,7 +93,10 @@ def projects(draw) -> tuple[dict, dict[str, dict]]:
     for index, file in enumerate(scheduled):
         other = draw(st.sampled_from(manual))
         clash = f"{job_files[other]['tenant_id']}__{job_files[other].get('name', Path(other).stem)}_job"
-        entry = {"name": _pick(draw, hostile, (st.just(f"s{index}"), st.sampled_from([clash, clash, "b" * 64, "x y"]))),
+        # a schedule named like a job's manual DAG needs two loadable jobs to matter: drawn 1 in 4 when hostile
+        name = clash if hostile and draw(st.integers(0, 3)) == 0 else _pick(draw, hostile, (
+            st.just(f"s{index}"), st.sampled_from(["b" * 64, "x y", "context"])))
+        entry = {"name": name,
                  "config": f"../jobs/{file}", "enabled": draw(st.booleans()),
                  "tags": {key: _pick(draw, hostile, TAG_VALUES) for key in draw(st.lists(
                      st.sampled_from(["team", "pii", "k" * 48]), max_size=2, unique=True))}}
@@ -218,8 +222,9 @@ def _reopen_dag_id_rule(monkeypatch):
 ], ids=["interval_bound", "dag_id_rule"])
 def test_the_fuzz_catches_a_planted_rule_gap(monkeypatch, gap, symptom):
     """Re-open one rule of the acceptance check: inputs it refused pass validate again, and the property must
-    find one (same seed and budget as above) and fail with the orchestrator's symptom."""
+    find one within the CI budget and fail with the orchestrator's symptom. A fixed seed keeps this
+    demonstration deterministic (the main test draws a new seed each run)."""
     gap(monkeypatch)
     with pytest.raises(Exception) as raised:  # noqa: PT011 - which exception is asserted below
-        _fuzz(EXAMPLES, SEED, phases=(Phase.generate,))()  # the first failure is enough: no shrinking
+        _fuzz(EXAMPLES, PLANTED_SEED, phases=(Phase.generate,))()  # the first failure is enough: no shrinking
     assert symptom in "".join(traceback.format_exception(raised.value))
