@@ -19,6 +19,8 @@ _NAME_RE = re.compile(NAME_PATTERN)
 MAX_SECONDS = int(timedelta(days=36525).total_seconds())
 # Dagster's strict tag values (asset and op tags carry the tenant and job names): at most 63 characters.
 TAG_VALUE_MAX = 63
+# Counts the orchestrators store in 32-bit database columns (Airflow's max_active_runs, pool slots).
+MAX_DB_INT = 2**31 - 1
 # Airflow's DAG tags ("tenant:<id>", "<key>:<value>" of a schedule's tags): at most 100 characters.
 AIRFLOW_TAG_MAX = 100
 DAGSTER_RESERVED_NAMES = frozenset(

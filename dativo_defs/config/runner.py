@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from .base import AIRFLOW_TAG_MAX, SafeName, StrictModel, Timezone, check_seconds
+from .base import AIRFLOW_TAG_MAX, MAX_DB_INT, SafeName, StrictModel, Timezone, check_seconds
 from .cadence import normalize_cron
 
 
@@ -33,7 +33,7 @@ class Schedule(StrictModel):
     )
     enabled: bool = Field(True, description="Disabled schedules are defined but stopped/paused.")
     timezone: Timezone = Field("UTC", description="IANA timezone for `cron`, e.g. Europe/Berlin.")
-    max_concurrent_runs: int = Field(1, ge=1, description="At most this many runs of this schedule at once.")
+    max_concurrent_runs: int = Field(1, ge=1, le=MAX_DB_INT, description="At most this many runs of this schedule at once.")
     tags: dict[str, str] = Field(default_factory=dict, description="Tags put on every run (Dagster tags, Airflow DAG tags).")
     orchestrator: OrchestratorType | None = Field(
         None, description="Owner of this schedule, overriding `orchestrator.type` for it."
@@ -67,7 +67,7 @@ class Schedule(StrictModel):
 
 class Orchestrator(StrictModel):
     type: OrchestratorType = Field(OrchestratorType.DAGSTER, description="Which orchestrator owns the schedules by default.")
-    concurrency_per_tenant: int = Field(1, ge=1, description="At most this many runs of one tenant at once, on either orchestrator.")
+    concurrency_per_tenant: int = Field(1, ge=1, le=MAX_DB_INT, description="At most this many runs of one tenant at once, on either orchestrator.")
     schedules: list[Schedule] = Field(default_factory=list)
 
     @field_validator("schedules")
