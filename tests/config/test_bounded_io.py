@@ -109,7 +109,7 @@ def test_the_walk_is_bounded_in_depth_and_entries(tmp_path):
 
 
 # --- retry math --------------------------------------------------------------------------------------------
-@settings(max_examples=200, derandomize=True)
+@settings(max_examples=200, derandomize=True, database=None)
 @given(initial=st.floats(0, 1e6), multiplier=st.floats(1, MAX_BACKOFF_MULTIPLIER), retry=st.integers(1, 101))
 def test_the_retry_curve_never_raises_and_stays_capped(initial, multiplier, retry):
     config = RetryConfig(initial_delay_seconds=initial, max_delay_seconds=max(initial, 300),
