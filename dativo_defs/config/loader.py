@@ -352,7 +352,7 @@ def load_project(runner_file: Path, env: Mapping[str, str] | None = None) -> Pro
     defined = set(jobs)  # scheduled job files, then unscheduled ones as they are added
     for index, pattern in enumerate(runner.jobs):
         field_path = f"runner.jobs[{index}]"
-        files, problem = expand_job_pattern_checked(pattern, runner_file)
+        files, problem = expand_job_pattern(pattern, runner_file)
         if problem:
             project.issues.append(ConfigIssue(str(runner_file), f"{pattern!r}: {problem}", field_path,
                                               _line(runner_file, "runner", "jobs", index)))
@@ -389,12 +389,7 @@ def absolute_job_pattern(pattern: str, runner_file: Path) -> Path:
     return path if path.is_absolute() else runner_file.parent / path
 
 
-def expand_job_pattern(pattern: str, runner_file: Path) -> list[Path]:
-    """The job files a `runner.jobs` entry names."""
-    return expand_job_pattern_checked(pattern, runner_file)[0]
-
-
-def expand_job_pattern_checked(pattern: str, runner_file: Path) -> tuple[list[Path], str | None]:
+def expand_job_pattern(pattern: str, runner_file: Path) -> tuple[list[Path], str | None]:
     """The job files a `runner.jobs` entry names, and the bound the walk hit if any (see walk.py)."""
     path = absolute_job_pattern(pattern, runner_file)
     if not glob.has_magic(str(path)):
