@@ -57,3 +57,4 @@ bench: install
 	$(VENV)/bin/python -m tests.bench.bench_engine $(BENCH_ARGS)
 	$(VENV)/bin/python -m tests.bench.bench_defs
 	$(VENV)/bin/python -m tests.bench.bench_parse
+	$(VENV)/bin/python -m tests.bench.bench_validate

@@ -83,7 +83,7 @@ def _dag(defs: Definitions, trigger, kind: str, **cadence) -> DagSpec:
 
 
 def _inputs(project: Project) -> list[str]:
-    files = {str(project.runner_file)}
+    files = {str(project.runner_file)} | {str(path) for path in project.read_files}  # missing ones too
     for job in [entry.job for entry in project.scheduled] + project.unscheduled:
         files.add(str(job.file))
         contract = job.config.contract

@@ -2,14 +2,14 @@
 
 Airflow re-parses the dags folder every 30 s. Building the Dagster definitions means importing dagster and
 validating every YAML file; the manifest lets a parse skip that. It is rebuilt automatically — never used
-stale — whenever anything it was built from changes: the runner, job and contract files (content hashes),
+stale — whenever anything it was built from changes: the runner, job and contract files (content hashes; a
+referenced file that does not exist yet counts as missing, so creating it rebuilds),
 the files the runner's `jobs` patterns match, the environment variables those files reference, and dativo's
 own code.
 """
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import os
@@ -17,6 +17,10 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from dativo_defs.config.bounded import FileTooLarge, NotRegularFile, read_bounded
+from dativo_defs.config.walk import bounded_glob
+from dativo_defs.config.yaml_loader import MAX_FILE_BYTES
 
 MANIFEST_VERSION = 2
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
@@ -87,14 +91,11 @@ def fingerprint(inputs: list[str], variables: list[str], job_patterns: list[str]
     """Hash of everything a manifest depends on. Cheap enough for every parse (small files, a few stats, one
     directory scan per job pattern)."""
     digest = hashlib.sha256(f"v{MANIFEST_VERSION}".encode())
-    for pattern in job_patterns:
-        digest.update(f"{pattern}:{sorted(glob.glob(pattern, recursive=True))}".encode())
-    for path in inputs:
+    for pattern in job_patterns:  # bounded and symlink-loop safe, like the loader's expansion
+        digest.update(f"{pattern}:{bounded_glob(pattern).files}".encode())
+    for path in inputs:  # missing ones too: creating a missing job or contract file rebuilds the manifest
         digest.update(path.encode())
-        try:
-            digest.update(Path(path).read_bytes())
-        except OSError:
-            digest.update(b"<missing>")
+        digest.update(_content(Path(path)))
     for name in variables:
         digest.update(f"{name}={os.environ.get(name, '<unset>')}".encode())
     for directory in _CODE_DIRS:
@@ -104,11 +105,19 @@ def fingerprint(inputs: list[str], variables: list[str], job_patterns: list[str]
     return digest.hexdigest()
 
 
+def _content(path: Path) -> bytes:
+    """A file's bytes for the fingerprint, never blocking or unbounded: a FIFO or device (which the loader
+    refuses anyway) or an oversized file counts by its kind and size, a missing one as missing."""
+    try:
+        return read_bounded(path, MAX_FILE_BYTES)
+    except (NotRegularFile, FileTooLarge) as exc:  # refused by the loader too: its kind (and size) is the content
+        return f"<{type(exc).__name__} {exc}>".encode()
+    except (OSError, ValueError):
+        return b"<missing>"
+
+
 def referenced_variables(inputs: list[str]) -> list[str]:
     names: set[str] = {"DATIVO_HOME", "DATIVO_RUNNER_CONFIG"}
     for path in inputs:
-        try:
-            names.update(_VAR.findall(Path(path).read_text(errors="replace")))
-        except OSError:
-            pass
+        names.update(_VAR.findall(_content(Path(path)).decode(errors="replace")))
     return sorted(names)

@@ -37,12 +37,13 @@ def main() -> None:
 @runner_option
 def validate(runner_config: Path | None) -> None:
     """Validate the runner file and every job it references; print the schedules."""
+    from .acceptance import accept
     from .config.loader import load_project
     from .config.report import schedule_table
 
     from .config.warnings import job_warnings
 
-    project = load_project(select_runner(runner_config))
+    project = accept(load_project(select_runner(runner_config)))
     if project.scheduled:
         click.echo(schedule_table(project))
     jobs = {entry.job.file: entry.job for entry in project.scheduled} | {job.file: job for job in project.unscheduled}

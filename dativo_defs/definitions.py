@@ -12,6 +12,7 @@ from pathlib import Path
 
 from dagster import Definitions, define_asset_job
 
+from .acceptance import accept
 from .assets import asset_key, build_job_assets, job_tags, op_name
 from .config.loader import Job, Project, load_project
 from .config.paths import runner_config_path
@@ -21,6 +22,7 @@ log = logging.getLogger("dativo.definitions")
 
 
 def build_definitions(project: Project) -> Definitions:
+    accept(project)  # what Dagster would refuse is left out (and reported), never the whole location
     for issue in project.issues:
         log.error("dativo: %s (run `dativo validate` for all problems)", issue)
     jobs: dict[Path, Job] = {}
@@ -32,7 +34,7 @@ def build_definitions(project: Project) -> Definitions:
     for path, job in jobs.items():
         assets.append(build_job_assets(job, project.runner.orchestrator.concurrency_per_tenant if project.runner else 1))
         asset_jobs[path] = define_asset_job(
-            f"{op_name(job)}_job", selection=[asset_key(job, obj) for obj in job.objects], tags=job_tags(job),
+            job.asset_job_name, selection=[asset_key(job, obj) for obj in job.objects], tags=job_tags(job),
             description=f"Runs dativo job {job.tenant_id}/{job.name} ({job.file})",
         )
     triggers = [build_trigger(entry, asset_jobs[entry.job.file]) for entry in project.scheduled]

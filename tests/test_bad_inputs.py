@@ -38,7 +38,10 @@ UNSET = "DATIVO_BAD_INPUT_UNSET"  # the variable the corpus references and expec
 def _apply(case: Case, root: Path) -> None:
     path = root / case.file
     path.parent.mkdir(parents=True, exist_ok=True)
-    if case.edit is not None:
+    if case.fifo:
+        path.unlink(missing_ok=True)
+        os.mkfifo(path)
+    elif case.edit is not None:
         old, new = case.edit
         text = path.read_text(encoding="utf-8")
         assert text.count(old) == 1, f"{case.id}: {old!r} must occur exactly once in {case.file}"
@@ -48,6 +51,9 @@ def _apply(case: Case, root: Path) -> None:
     else:
         assert case.content is not None, f"{case.id}: give `content` or `edit`"
         path.write_text(case.content, encoding="utf-8")
+    for extra, text in case.extra.items():
+        (root / extra).parent.mkdir(parents=True, exist_ok=True)
+        (root / extra).write_text(text, encoding="utf-8")
     for link, target in case.links.items():
         (root / link).symlink_to(target)
 
@@ -118,6 +124,19 @@ def test_bad_input(case: Case, project: Path):
         assert text not in output
 
     assert _loaded_everywhere(project) == ALL - case.broken_schedules
+
+
+def test_symlink_loops_under_a_recursive_jobs_glob_are_walked_once(project):
+    """Not a bad input any more: `**` with symlinks back up the tree (which hung validate and every Airflow parse)
+    finds each job file once; everything loads on both sides."""
+    runner = project / "configs/runner.yaml"
+    runner.write_text(runner.read_text().replace('jobs: ["../jobs/*/*.yaml"]', 'jobs: ["../jobs/*/*.yaml", '
+                                                 '"../jobs/acme/**/orders_rebuild.yaml"]'))
+    (project / "jobs/acme/loop").symlink_to(".")
+    (project / "jobs/acme/data/up").symlink_to("../..")
+    code, output = _validate(project, real_process=True)
+    assert code == 0, output
+    assert _loaded_everywhere(project) == ALL
 
 
 def test_a_source_table_name_is_quoted_not_refused(project):

@@ -14,8 +14,15 @@ from pydantic import AfterValidator, BaseModel, ConfigDict
 # tests/config/test_names.py checks this against dagster's and airflow's own validators.
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,199}$"
 _NAME_RE = re.compile(NAME_PATTERN)
-# The longest duration a timedelta holds: Airflow turns intervals and retry delays into timedeltas.
-MAX_SECONDS = int(timedelta.max.total_seconds())
+# The longest duration dativo accepts (100 years): Airflow adds intervals and retry delays to today's date, which
+# overflows long before timedelta.max (interval_seconds: 1e12 is year 33658: OverflowError in the scheduler).
+MAX_SECONDS = int(timedelta(days=36525).total_seconds())
+# Dagster's strict tag values (asset and op tags carry the tenant and job names): at most 63 characters.
+TAG_VALUE_MAX = 63
+# Counts the orchestrators store in 32-bit database columns (Airflow's max_active_runs, pool slots).
+MAX_DB_INT = 2**31 - 1
+# Airflow's DAG tags ("tenant:<id>", "<key>:<value>" of a schedule's tags): at most 100 characters.
+AIRFLOW_TAG_MAX = 100
 DAGSTER_RESERVED_NAMES = frozenset(
     {"context", "conf", "config", "meta", "arg_dict", "dict", "input_arg_dict", "output_arg_dict",
      "int", "str", "float", "bool", "input", "output", "type"}
@@ -54,5 +61,15 @@ def check_seconds(value: float | None) -> float | None:
     return value
 
 
+def _check_tag_name(value: str) -> str:
+    if len(value) > TAG_VALUE_MAX:
+        raise ValueError(f"{value[:20]!r}... is {len(value)} characters; at most {TAG_VALUE_MAX} (it is a Dagster tag "
+                         "value on every asset of the job)")
+    return value
+
+
+check_name = _check_name  # public: default names (object names from file stems) are checked too
 SafeName = Annotated[str, AfterValidator(_check_name)]
+TagSafeName = Annotated[str, AfterValidator(_check_name), AfterValidator(_check_tag_name)]
+"""A safe name that is also a Dagster tag value: tenant ids and job names."""
 Timezone = Annotated[str, AfterValidator(_check_timezone)]

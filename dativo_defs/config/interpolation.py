@@ -10,13 +10,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import ConfigIssue
+from .secrets import is_secret_path
 from .yaml_loader import FieldPath, LoadedYaml, dotted_path
 
 _PATTERN = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{([^}]*)\}?")
 
 
-def interpolate_string(value: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
-    """Return (value with variables substituted, problems found)."""
+def interpolate_string(value: str, env: Mapping[str, str], secret: bool = False) -> tuple[str, list[str]]:
+    """Return (value with variables substituted, problems found). For a `secret` value the problems never quote
+    the text (a password may contain `${`: echoing the reference would print part of it)."""
     problems: list[str] = []
 
     def replace(match: re.Match[str]) -> str:
@@ -24,7 +26,9 @@ def interpolate_string(value: str, env: Mapping[str, str]) -> tuple[str, list[st
             return "${"
         name, default = match.group(1), match.group(2)
         if name is None:
-            problems.append(f"malformed variable reference {match.group(0)!r}, expected ${{NAME}} or ${{NAME:-default}}")
+            quoted = "(in a secret value: not shown)" if secret else repr(match.group(0))
+            problems.append(f"malformed variable reference {quoted}, expected ${{NAME}} or ${{NAME:-default}}; "
+                            "write $${ for a literal '${'")
             return match.group(0)
         if name in env:
             return env[name]
@@ -46,7 +50,7 @@ def interpolate(doc: LoadedYaml, env: Mapping[str, str]) -> list[ConfigIssue]:
         if isinstance(value, list):
             return [walk(v, path + (i,)) for i, v in enumerate(value)]
         if isinstance(value, str) and "${" in value:
-            new, problems = interpolate_string(value, env)
+            new, problems = interpolate_string(value, env, secret=is_secret_path(path))
             for problem in problems:
                 issues.append(ConfigIssue(str(doc.file), problem, dotted_path(path), doc.line_of(path)))
             return new

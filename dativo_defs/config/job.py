@@ -8,13 +8,17 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 
-from .base import SafeName, StrictModel, check_seconds
+from .base import StrictModel, TagSafeName, check_seconds
 from .contract import Contract
 from .sources import SourceConfig
 from .targets import TargetConfig
 
 # Exit codes of `dativo run`; `retryable_exit_codes` refers to these.
 EXIT_SUCCESS, EXIT_PARTIAL, EXIT_PERMANENT, EXIT_TRANSIENT = 0, 1, 2, 3
+
+
+# A larger factor reaches any sensible max_delay_seconds by the second retry; 1e300 made the float math overflow.
+MAX_BACKOFF_MULTIPLIER = 100.0
 
 
 class SchemaValidationMode(str, Enum):
@@ -28,7 +32,7 @@ class RetryConfig(StrictModel):
     max_retries: int = Field(3, ge=0, le=100, validation_alias=AliasChoices("max_retries", "max_attempts"))
     initial_delay_seconds: float = Field(5, ge=0, validation_alias=AliasChoices("initial_delay_seconds", "retry_delay_seconds"))
     max_delay_seconds: float = Field(300, ge=0)
-    backoff_multiplier: float = Field(2.0, ge=1.0)
+    backoff_multiplier: float = Field(2.0, ge=1.0, le=MAX_BACKOFF_MULTIPLIER, allow_inf_nan=False)
     retryable_exit_codes: list[int] = Field(default_factory=lambda: [EXIT_TRANSIENT],
                                             description="`dativo run` exit codes that are retried (3 = transient).")
     retryable_error_patterns: list[str] = Field(
@@ -59,7 +63,13 @@ class RetryConfig(StrictModel):
 
     def delay_before_retry(self, retry_number: int) -> float:
         """Seconds to wait before retry `retry_number` (1 = first retry). The one place this curve lives."""
-        return min(self.initial_delay_seconds * self.backoff_multiplier ** (retry_number - 1), self.max_delay_seconds)
+        # multiplier**n overflows a float long before max_retries (backoff_multiplier: 1e300 raised OverflowError
+        # at the third retry instead of waiting max_delay_seconds): past the float range the cap applies.
+        try:
+            delay = self.initial_delay_seconds * self.backoff_multiplier ** (retry_number - 1)
+        except OverflowError:
+            return self.max_delay_seconds
+        return min(delay, self.max_delay_seconds)
 
 
 class LoggingConfig(StrictModel):
@@ -76,8 +86,8 @@ class JobConfig(StrictModel):
     """One ingestion job of one tenant."""
 
     schema_: str | None = Field(None, alias="$schema", description="Optional JSON Schema reference for editors.")
-    tenant_id: SafeName = Field(description="Tenant owning this job; runs of one tenant are serialized.")
-    name: SafeName | None = Field(None, description="Job name; defaults to the file name without .yaml.")
+    tenant_id: TagSafeName = Field(description="Tenant owning this job; runs of one tenant are serialized.")
+    name: TagSafeName | None = Field(None, description="Job name; defaults to the file name without .yaml.")
     description: str | None = None
     environment: str | None = Field(None, description="Free-form label (dev, prod), shown as a tag.")
     source: SourceConfig

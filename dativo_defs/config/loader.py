@@ -18,14 +18,15 @@ from .interpolation import interpolate
 from .job import JobConfig
 from .paths import builtin_variables
 from .runner import OrchestratorType, RunnerConfig, RunnerFile, Schedule
+from .secrets import is_secret_path, secret_file_problem, secret_refs
 from .sources import SOURCE_TYPES
 from .targets import TARGET_TYPES
 from .upstream.detect import is_upstream_file
 from .upstream.paths import is_app_path, map_path
+from .walk import bounded_glob
 from .yaml_loader import FieldPath, LoadedYaml, dotted_path, load_yaml
 
 M = TypeVar("M", bound=BaseModel)
-_SECRET_WORDS = ("password", "token", "secret", "credential", "dsn", "key")
 _UNION_LABELS = {"function-after", "function-before", "str", "int", "float", "bool"}
 # File-level problems of a referenced file, reported on the field that references it: message -> wording.
 _UNREADABLE = {"file not found": "not found", "not a regular file": "is not a regular file"}
@@ -44,7 +45,7 @@ def _read_interpolated(file: Path, env: Mapping[str, str] | None) -> tuple[Loade
     doc = load_yaml(file)
     if not isinstance(doc.data, dict):
         raise ConfigError.single(file, f"expected a YAML mapping at the top level, got {type(doc.data).__name__}", line=1)
-    return doc, interpolate(doc, builtin_variables() | dict(os.environ if env is None else env))
+    return doc, doc.issues + interpolate(doc, builtin_variables() | dict(os.environ if env is None else env))
 
 
 def validate_document(doc: LoadedYaml, model: type[M]) -> M:
@@ -78,7 +79,7 @@ def _issue(doc: LoadedYaml, model: type[BaseModel], err: Mapping[str, Any]) -> C
     elif kind == "union_tag_not_found":
         expected = {"source": SOURCE_TYPES, "target": TARGET_TYPES}.get(str(path[-1]) if path else "", [])
         msg = "`type` is missing" + (f"; expected one of: {', '.join(map(repr, expected))}" if expected else "")
-    elif not any(w in dotted_path(path).lower() for w in _SECRET_WORDS) and _is_short_scalar(err.get("input")):
+    elif not is_secret_path(path) and _is_short_scalar(err.get("input")):
         msg = f"{msg} (got {err['input']!r})"
     return ConfigIssue(str(doc.file), msg, dotted_path(path), doc.line_of(path))
 
@@ -156,6 +157,16 @@ class Job:
     def objects(self) -> list[str]:
         return self.config.source.objects()
 
+    @property
+    def op_name(self) -> str:
+        """The job's Dagster op / multi-asset name and Airflow task_id."""
+        return f"{self.tenant_id}__{self.name}"
+
+    @property
+    def asset_job_name(self) -> str:
+        """The job's Dagster asset job name, which is also the dag_id of its manual Airflow DAG."""
+        return f"{self.op_name}_job"
+
 
 def _resolved(path: Path) -> Path:
     """`path.resolve()`, or the absolute path when it cannot be resolved (a symlink loop): reading it then
@@ -166,8 +177,12 @@ def _resolved(path: Path) -> Path:
         return path.absolute()
 
 
-def load_job(file: Path, env: Mapping[str, str] | None = None) -> Job:
+def load_job(file: Path, env: Mapping[str, str] | None = None, read: set[Path] | None = None) -> Job:
+    """Load one job file and its contract file. `read` collects every path looked at, found or not (the Airflow
+    manifest's fingerprint: creating a missing contract must rebuild it)."""
     file = _resolved(file)
+    read = set() if read is None else read
+    read.add(file)
     if is_upstream_file(file):  # the upstream dialect is translated as a whole, never mixed with ours
         from .upstream.load import load_upstream_job
         return load_upstream_job(file, env)
@@ -175,9 +190,11 @@ def load_job(file: Path, env: Mapping[str, str] | None = None) -> Job:
     name = config.name or file.stem
     if config.name is None and not name.replace("_", "a").isalnum():
         raise ConfigError.single(file, f"file name {file.stem!r} is not a safe job name; set `name:` in the file", "name")
+    _check_secret_files(config, file)
     contract = config.contract
     if isinstance(contract, str):
         contract_file = Path(contract) if Path(contract).is_absolute() else file.parent / contract
+        read.add(_resolved(contract_file))
         try:
             contract = parse_file(_resolved(contract_file), Contract, env)
         except ConfigError as exc:
@@ -186,6 +203,19 @@ def load_job(file: Path, env: Mapping[str, str] | None = None) -> Job:
                                          "contract", _line(file, "contract")) from None
             raise
     return Job(config=config, file=file, name=name, contract=contract)
+
+
+def _check_secret_files(config: JobConfig, file: Path) -> None:
+    """`password: {file: /dev/zero}` is refused here, not when a run reads it (reads are bounded too)."""
+    issues = []
+    for path, ref in secret_refs(config):
+        if ref.file:
+            secret = Path(ref.file) if Path(ref.file).is_absolute() else file.parent / ref.file
+            problem = secret_file_problem(secret)
+            if problem:
+                issues.append(ConfigIssue(str(file), problem, dotted_path(path + ("file",)), _line(file, *path, "file")))
+    if issues:
+        raise ConfigError(issues)
 
 
 def _line(file: Path, *path: str | int) -> int | None:
@@ -214,10 +244,18 @@ class Project:
     unscheduled: list[Job] = field(default_factory=list)  # from `runner.jobs`: manual runs only
     issues: list[ConfigIssue] = field(default_factory=list)
     broken_schedules: list[str] = field(default_factory=list)
+    read_files: set[Path] = field(default_factory=set)  # every config path looked at, including missing ones
 
     @property
     def ok(self) -> bool:
         return not self.issues
+
+    def set_aside(self, entry: ScheduledJob, issue: ConfigIssue) -> None:
+        """Leave a loaded schedule out, reported with `issue` (a rule across jobs, or an orchestrator's own check
+        failed); like a schedule whose job file is broken, it is then defined on neither orchestrator."""
+        self.scheduled.remove(entry)
+        self.broken_schedules.append(entry.schedule.name)
+        self.issues.append(issue)
 
 
 def load_runner(file: Path, env: Mapping[str, str] | None = None) -> RunnerConfig:
@@ -236,7 +274,7 @@ def load_runner_lenient(file: Path, env: Mapping[str, str] | None = None) -> tup
             return runner, [], []
         exc = ConfigError(unset)
     except ConfigError as invalid:
-        exc = ConfigError(unset + invalid.issues)
+        exc = ConfigError(unset + _unshadowed(invalid.issues, doc.issues))
     # Entries with an unset variable or an invalid field are set aside; the other schedules load.
     bad = _schedule_indexes(exc)
     body = doc.data.get("runner", doc.data)
@@ -254,6 +292,13 @@ def load_runner_lenient(file: Path, env: Mapping[str, str] | None = None) -> tup
         return validate_document(pruned, RunnerFile).runner, exc.issues, dropped
     except ConfigError as again:
         raise ConfigError(exc.issues + again.issues) from None
+
+
+def _unshadowed(issues: list[ConfigIssue], yaml_issues: list[ConfigIssue]) -> list[ConfigIssue]:
+    """Field errors minus those at a value the YAML reader already refused (read as null: "not a valid string"
+    there would only repeat it)."""
+    refused = {issue.field_path for issue in yaml_issues}
+    return [issue for issue in issues if issue.field_path not in refused]
 
 
 def _schedule_indexes(exc: ConfigError) -> set[int]:
@@ -282,8 +327,8 @@ def load_project(runner_file: Path, env: Mapping[str, str] | None = None) -> Pro
     try:
         runner, issues, dropped = load_runner_lenient(runner_file, env)
     except ConfigError as exc:
-        return Project(runner_file, None, issues=list(exc.issues))
-    project = Project(runner_file, runner, issues=issues, broken_schedules=dropped)
+        return Project(runner_file, None, issues=list(exc.issues), read_files={runner_file})
+    project = Project(runner_file, runner, issues=issues, broken_schedules=dropped, read_files={runner_file})
     jobs: dict[Path, Job | ConfigError] = {}
     job_names: dict[str, Path] = {}  # tenant__name (the job's op / asset job name in both orchestrators) -> file
 
@@ -291,7 +336,7 @@ def load_project(runner_file: Path, env: Mapping[str, str] | None = None) -> Pro
         """Load `file` once; `where` locates the reference to it in the runner file (for unreadable files)."""
         if file not in jobs:
             try:
-                job = load_job(file, env)
+                job = load_job(file, env, project.read_files)
                 first = job_names.setdefault(f"{job.tenant_id}__{job.name}", file)
                 if first != file:  # two jobs of one name would collide in Dagster (and take every job down)
                     raise ConfigError.single(file, f"tenant {job.tenant_id!r} already has a job named {job.name!r} "
@@ -315,8 +360,11 @@ def load_project(runner_file: Path, env: Mapping[str, str] | None = None) -> Pro
     defined = set(jobs)  # scheduled job files, then unscheduled ones as they are added
     for index, pattern in enumerate(runner.jobs):
         field_path = f"runner.jobs[{index}]"
-        files = expand_job_pattern(pattern, runner_file)
-        if not files:
+        files, problem = expand_job_pattern(pattern, runner_file)
+        if problem:
+            project.issues.append(ConfigIssue(str(runner_file), f"{pattern!r}: {problem}", field_path,
+                                              _line(runner_file, "runner", "jobs", index)))
+        elif not files:
             project.issues.append(ConfigIssue(str(runner_file), f"{pattern!r} matches no job file", field_path,
                                               _line(runner_file, "runner", "jobs", index)))
         for file in files:
@@ -324,7 +372,23 @@ def load_project(runner_file: Path, env: Mapping[str, str] | None = None) -> Pro
             if isinstance(loaded, Job) and file not in defined:
                 defined.add(file)
                 project.unscheduled.append(loaded)
+    _check_dag_ids(project)
     return project
+
+
+def _check_dag_ids(project: Project) -> None:
+    """A schedule's name is its DAG's dag_id; a job's asset job name is the dag_id of its manual DAG (and a
+    Dagster job name). A schedule named like any job's asset job would give two DAGs one dag_id (one silently
+    replacing the other): the schedule is set aside."""
+    jobs = {entry.job.asset_job_name: entry.job for entry in project.scheduled}
+    jobs.update({job.asset_job_name: job for job in project.unscheduled})
+    for entry in list(project.scheduled):
+        clash = jobs.get(entry.schedule.name)
+        if clash is not None:
+            path = _schedule_field(project.runner_file, entry.schedule.name, "name")
+            project.set_aside(entry, ConfigIssue(
+                str(project.runner_file), f"schedule name {entry.schedule.name!r} is the dag_id and Dagster job name "
+                f"of job {clash.tenant_id}/{clash.name} ({clash.file}); choose another schedule name", *path))
 
 
 def absolute_job_pattern(pattern: str, runner_file: Path) -> Path:
@@ -333,17 +397,22 @@ def absolute_job_pattern(pattern: str, runner_file: Path) -> Path:
     return path if path.is_absolute() else runner_file.parent / path
 
 
-def expand_job_pattern(pattern: str, runner_file: Path) -> list[Path]:
-    """The job files a `runner.jobs` entry names."""
+def expand_job_pattern(pattern: str, runner_file: Path) -> tuple[list[Path], str | None]:
+    """The job files a `runner.jobs` entry names, and the bound the walk hit if any (see walk.py)."""
     path = absolute_job_pattern(pattern, runner_file)
     if not glob.has_magic(str(path)):
-        return [_resolved(path)]
-    return sorted(_resolved(Path(match)) for match in glob.glob(str(path), recursive=True)
-                  if Path(match).is_file() and match.endswith((".yaml", ".yml")))
+        return [_resolved(path)], None
+    found = bounded_glob(path)
+    files = {_resolved(match) for match in found.files if match.name.endswith((".yaml", ".yml"))}
+    return sorted(files), found.problem
 
 
 def _schedule_config_field(runner_file: Path, name: str) -> tuple[str, int | None]:
-    """Field path and line of the `config` of the schedule called `name`, looked up by name in the file
+    return _schedule_field(runner_file, name, "config")
+
+
+def _schedule_field(runner_file: Path, name: str, key: str) -> tuple[str, int | None]:
+    """Field path and line of `key` of the schedule called `name`, looked up by name in the file
     (indexes of the loaded runner shift when broken entries were set aside)."""
     try:
         doc = load_yaml(runner_file)
@@ -355,5 +424,5 @@ def _schedule_config_field(runner_file: Path, name: str) -> tuple[str, int | Non
     schedules = orchestrator.get("schedules") if isinstance(orchestrator, dict) else None
     entries = schedules if isinstance(schedules, list) else []
     index = next((i for i, e in enumerate(entries) if isinstance(e, dict) and e.get("name") == name), 0)
-    path = prefix + ("orchestrator", "schedules", index, "config")
+    path = prefix + ("orchestrator", "schedules", index, key)
     return dotted_path(path), doc.line_of(path)

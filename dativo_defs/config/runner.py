@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from .base import SafeName, StrictModel, Timezone, check_seconds
+from .base import AIRFLOW_TAG_MAX, MAX_DB_INT, SafeName, StrictModel, Timezone, check_seconds
 from .cadence import normalize_cron
 
 
@@ -33,7 +33,7 @@ class Schedule(StrictModel):
     )
     enabled: bool = Field(True, description="Disabled schedules are defined but stopped/paused.")
     timezone: Timezone = Field("UTC", description="IANA timezone for `cron`, e.g. Europe/Berlin.")
-    max_concurrent_runs: int = Field(1, ge=1, description="At most this many runs of this schedule at once.")
+    max_concurrent_runs: int = Field(1, ge=1, le=MAX_DB_INT, description="At most this many runs of this schedule at once.")
     tags: dict[str, str] = Field(default_factory=dict, description="Tags put on every run (Dagster tags, Airflow DAG tags).")
     orchestrator: OrchestratorType | None = Field(
         None, description="Owner of this schedule, overriding `orchestrator.type` for it."
@@ -43,6 +43,15 @@ class Schedule(StrictModel):
     @classmethod
     def _valid_cron(cls, value: str | None) -> str | None:
         return None if value is None else normalize_cron(value)
+
+    @field_validator("tags")
+    @classmethod
+    def _tag_lengths(cls, tags: dict[str, str]) -> dict[str, str]:
+        for key, value in tags.items():  # Airflow's DAG tag is "key:value"
+            if len(key) + 1 + len(value) > AIRFLOW_TAG_MAX:
+                raise ValueError(f"tag {key[:20]!r}: 'key:value' is {len(key) + 1 + len(value)} characters; Airflow "
+                                 f"DAG tags hold at most {AIRFLOW_TAG_MAX}")
+        return tags
 
     @field_validator("interval_seconds")
     @classmethod
@@ -58,7 +67,7 @@ class Schedule(StrictModel):
 
 class Orchestrator(StrictModel):
     type: OrchestratorType = Field(OrchestratorType.DAGSTER, description="Which orchestrator owns the schedules by default.")
-    concurrency_per_tenant: int = Field(1, ge=1, description="At most this many runs of one tenant at once, on either orchestrator.")
+    concurrency_per_tenant: int = Field(1, ge=1, le=MAX_DB_INT, description="At most this many runs of one tenant at once, on either orchestrator.")
     schedules: list[Schedule] = Field(default_factory=list)
 
     @field_validator("schedules")

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, model_validator
 
-from .base import SafeName, StrictModel
+from .base import SafeName, StrictModel, check_name
 from .secrets import Secret
 
 DEFAULT_BATCH_ROWS = 100_000
@@ -36,6 +36,11 @@ class SourceBase(StrictModel):
     def _unique_objects(self) -> "SourceBase":
         # Streams are looked up by object name: a second entry with the same name would never be read.
         names = self.objects()
+        for name in names:  # a default (a file's stem, a table's name) becomes an asset key and a table name too
+            try:
+                check_name(name)
+            except ValueError as exc:
+                raise ValueError(f"default object name: {exc}; set `object:` for it") from None
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"object name(s) {', '.join(map(repr, duplicates))} used more than once; give each "

@@ -6,13 +6,16 @@ and so that alias expansion is bounded: a "billion laughs" document is rejected 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import errno
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .errors import ConfigError
+from .bounded import FileTooLarge, NotRegularFile, read_bounded
+from .errors import ConfigError, ConfigIssue
+from .secrets import is_secret_path
 
 MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 100_000
@@ -38,6 +41,9 @@ class LoadedYaml:
     data: Any
     lines: dict[FieldPath, int]
     file: Path
+    # Problems that leave the rest of the document readable (a duplicate key: the first value is kept), located
+    # at their field so that a lenient load sets aside only the entry holding one.
+    issues: list[ConfigIssue] = field(default_factory=list)
 
     def line_of(self, path: FieldPath) -> int | None:
         """The line of `path`, or of its nearest ancestor that appears in the file."""
@@ -54,7 +60,13 @@ class _Builder:
         self.file = file
         self.lines: dict[FieldPath, int] = {}
         self.count = 0
+        self.issues: list[ConfigIssue] = []
         self._scalars = yaml.SafeLoader("")  # only its scalar constructors are used
+
+    def _problem(self, message: str, path: FieldPath, node: yaml.Node) -> None:
+        """A problem confined to one value (or key): recorded, the value read as null, the rest still read, so
+        that a lenient load can set aside just the entry holding it."""
+        self.issues.append(ConfigIssue(str(self.file), message, dotted_path(path), node.start_mark.line + 1))
 
     def build(self, node: yaml.Node, path: FieldPath, depth: int) -> Any:
         self.count += 1
@@ -65,22 +77,25 @@ class _Builder:
             raise ConfigError.single(self.file, f"nesting deeper than {MAX_DEPTH} levels", line=node.start_mark.line + 1)
         self.lines.setdefault(path, node.start_mark.line + 1)
         if node.tag not in _PLAIN_TAGS:
-            raise ConfigError.single(self.file, f"unsupported YAML tag {node.tag!r}; only plain values are allowed",
-                                     dotted_path(path), node.start_mark.line + 1)
+            return self._problem(f"unsupported YAML tag {node.tag!r}; only plain values are allowed", path, node)
         if isinstance(node, yaml.MappingNode):
             result: dict[str, Any] = {}
             for key_node, value_node in node.value:
                 if key_node.tag == "tag:yaml.org,2002:merge":
-                    raise ConfigError.single(self.file, "YAML merge keys (<<) are not supported; write the fields out",
-                                             line=key_node.start_mark.line + 1)
-                key = self._scalar(key_node)
+                    self._problem("YAML merge keys (<<) are not supported; write the fields out", path, key_node)
+                    continue
+                if not isinstance(key_node, yaml.ScalarNode):
+                    self._problem("mapping keys must be plain values", path, key_node)
+                    continue
+                key = self._scalar(key_node, path)
                 if not isinstance(key, (str, int)) or isinstance(key, bool):
-                    raise ConfigError.single(self.file, f"mapping keys must be strings, got {key!r}",
-                                             dotted_path(path), key_node.start_mark.line + 1)
+                    self._problem(f"mapping keys must be strings, got {key!r}", path, key_node)
+                    continue
                 key = str(key)
                 if key in result:
-                    raise ConfigError.single(self.file, f"duplicate key {key!r}", dotted_path(path),
-                                             key_node.start_mark.line + 1)
+                    self._problem(f"duplicate key {key!r} (first on line {self.lines[path + (key,)]})", path + (key,),
+                                  key_node)
+                    continue
                 self.lines.setdefault(path + (key,), key_node.start_mark.line + 1)  # errors point at the key
                 result[key] = self.build(value_node, path + (key,), depth + 1)
             return result
@@ -88,36 +103,32 @@ class _Builder:
             return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
         value = self._scalar(node, path)
         if isinstance(value, str) and "\x00" in value:  # "\0" escapes: no config value has a use for NUL
-            raise ConfigError.single(self.file, "NUL character in a value", dotted_path(path), node.start_mark.line + 1)
+            return self._problem("NUL character in a value", path, node)
         return value
 
     def _scalar(self, node: yaml.Node, path: FieldPath = ()) -> Any:
-        if not isinstance(node, yaml.ScalarNode):
-            raise ConfigError.single(self.file, "mapping keys must be plain values", line=node.start_mark.line + 1)
         try:
             return self._scalars.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
-            raise ConfigError.single(self.file, f"invalid value: {exc}", dotted_path(path),
-                                     node.start_mark.line + 1) from None
+            problem = " ".join(filter(None, [getattr(exc, "context", None), getattr(exc, "problem", None)])) or "unreadable"
+            return self._problem(f"invalid value: {problem}", path, node)
         except (ValueError, TypeError, KeyError, OverflowError) as exc:  # e.g. a date like 2024-02-30, `!!int abc`
-            raise ConfigError.single(self.file, f"invalid value {node.value!r} ({exc}); quote it to keep it as text",
-                                     dotted_path(path), node.start_mark.line + 1) from None
+            shown = "(a secret field: value not shown)" if is_secret_path(path) else f"{node.value!r} ({exc})"
+            return self._problem(f"invalid value {shown}; quote it to keep it as text", path, node)
 
 
 def read_text(file: Path) -> str:
     """Read a config file as UTF-8 text, refusing missing, oversized and binary files clearly."""
     try:
-        exists, regular = file.exists(), file.is_file()
-        size = file.stat().st_size if regular else 0
-        raw = file.read_bytes() if regular and size <= MAX_FILE_BYTES else b""
-    except (OSError, ValueError) as exc:  # unreadable, name too long, NUL in the path
+        raw = read_bounded(file, MAX_FILE_BYTES)
+    except NotRegularFile:
+        raise ConfigError.single(file, "not a regular file") from None
+    except FileTooLarge as exc:
+        raise ConfigError.single(file, f"file is {exc.size} bytes; config files are limited to {MAX_FILE_BYTES}") from None
+    except (OSError, ValueError) as exc:  # missing, a symlink loop, unreadable, name too long, NUL in the path
+        if getattr(exc, "errno", None) in (errno.ENOENT, errno.ELOOP):
+            raise ConfigError.single(file, "file not found") from None
         raise ConfigError.single(file, f"cannot read file: {getattr(exc, 'strerror', None) or exc}") from None
-    if not exists:
-        raise ConfigError.single(file, "file not found")
-    if not regular:
-        raise ConfigError.single(file, "not a regular file")
-    if size > MAX_FILE_BYTES:
-        raise ConfigError.single(file, f"file is {size} bytes; config files are limited to {MAX_FILE_BYTES}")
     if b"\x00" in raw:
         raise ConfigError.single(file, "file is binary (contains NUL bytes), expected YAML text")
     try:
@@ -145,4 +156,4 @@ def load_yaml(file: Path) -> LoadedYaml:
         raise ConfigError.single(file, "file is empty, expected a YAML mapping")
     builder = _Builder(file)
     data = builder.build(node, (), 0)
-    return LoadedYaml(data=data, lines=builder.lines, file=file)
+    return LoadedYaml(data=data, lines=builder.lines, file=file, issues=builder.issues)

@@ -76,6 +76,8 @@ class Case:
     links: dict[str, str] = dataclasses.field(default_factory=dict)  # symlink path -> target, created beside the case
     subprocess: bool = False  # validate with the real `dativo` executable instead of click's CliRunner
     requires: str = ""  # an absolute path the case needs (skipped where it does not exist)
+    fifo: bool = False  # replace `file` by a named pipe (reading it would block)
+    extra: dict[str, str] = dataclasses.field(default_factory=dict)  # more files the case writes: path -> text
 
     @property
     def reported_file(self) -> str:
@@ -115,7 +117,18 @@ CASES: list[Case] = [
     Case("yaml_python_tag", TICKETS, "tenant_id: !!python/object/apply:os.system ['echo pwned']\n",
          field="tenant_id", phrase="unsupported YAML tag 'tag:yaml.org,2002:python/object/apply:os.system'",
          absent=("pwned",), subprocess=True),
-    Case("yaml_duplicate_key", TICKETS, TICKETS_TEXT + "tenant_id: acme\n", phrase="duplicate key 'tenant_id'"),
+    Case("yaml_duplicate_key", TICKETS, TICKETS_TEXT + "tenant_id: acme\n", field="tenant_id",
+         phrase=r"duplicate key 'tenant_id' \(first on line 1\)"),
+    # a duplicate key inside one schedule entry sets aside only that entry (like any field error in it)
+    _runner("yaml_duplicate_key_in_schedule_entry", '        cron: "*/15 * * * *"',
+            '        cron: "*/15 * * * *"\n        cron: "0 * * * *"', f"{S4}.cron", "duplicate key 'cron'"),
+    # so does any other YAML-level problem confined to one value of one entry
+    _runner("yaml_python_tag_in_schedule_entry", '        cron: "*/15 * * * *"',
+            '        cron: !!python/object/apply:os.system ["echo pwned"]', f"{S4}.cron",
+            "unsupported YAML tag 'tag:yaml.org,2002:python/object/apply:os.system'", absent=("pwned",)),
+    _runner("yaml_impossible_date_in_schedule_entry", "        config: ../jobs/initech/tickets.yaml",
+            "        config: ../jobs/initech/tickets.yaml\n        tags: {since: 2024-02-30}", f"{S4}.tags.since",
+            r"invalid value '2024-02-30' \(day is out of range for month\)"),
     Case("yaml_non_string_key", TICKETS, TICKETS_TEXT + "~: x\n", phrase="mapping keys must be strings, got None"),
     Case("yaml_empty_file", TICKETS, "", phrase="file is empty, expected a YAML mapping"),
     Case("yaml_comments_only", TICKETS, "# nothing here yet\n", phrase="file is empty"),
@@ -195,6 +208,13 @@ CASES: list[Case] = [
             "greater than or equal to 1", broken={"acme_customers"}),
     _runner("interval_negative", "interval_seconds: 300", "interval_seconds: -5", f"{SCHEDULE}[1].interval_seconds",
             r"greater than or equal to 1 \(got -5\)", broken={"acme_customers"}),
+    _runner("cron_day_of_month_and_day_of_week", '"*/15 * * * *"', '"0 0 1 * 1"', f"{S4}.cron",
+            "restricts both day-of-month and day-of-week"),
+    _runner("cron_nearest_weekday_w", '"*/15 * * * *"', '"0 0 1W * *"', f"{S4}.cron",
+            "day-of-month field '1W' uses syntax outside standard cron"),
+    _runner("cron_nth_weekday_hash", '"*/15 * * * *"', '"0 0 * * 1#2"', f"{S4}.cron", "outside standard cron"),
+    _runner("interval_beyond_a_date", "interval_seconds: 300", "interval_seconds: 1000000000000",
+            f"{SCHEDULE}[1].interval_seconds", "at most 3155760000", broken={"acme_customers"}),
     _runner("interval_beyond_a_timedelta", "interval_seconds: 300", "interval_seconds: 99999999999999999999",
             f"{SCHEDULE}[1].interval_seconds", "must be a finite number of seconds", broken={"acme_customers"}),
     _runner("max_concurrent_runs_zero", "max_concurrent_runs: 2", "max_concurrent_runs: 0",
@@ -213,6 +233,22 @@ CASES: list[Case] = [
             subprocess=True),
     _ticket("tenant_id_injection", "tenant_id: initech", "tenant_id: \"initech'; DROP TABLE t; --\"", "tenant_id",
             "is not a safe name"),
+    _ticket("tenant_id_64_chars_over_dagster_tag_limit", "tenant_id: initech", "tenant_id: " + "t" * 64, "tenant_id",
+            "is 64 characters; at most 63"),
+    _ticket("job_name_64_chars_over_dagster_tag_limit", "tenant_id: initech", "tenant_id: initech\nname: " + "j" * 64,
+            "name", "is 64 characters; at most 63"),
+    _runner("schedule_tag_over_airflow_tag_limit", "tags: {team: sales}", "tags: {team: " + "s" * 96 + "}",
+            f"{SCHEDULE}[0].tags", "'key:value' is 101 characters; Airflow DAG tags hold at most 100",
+            broken={"acme_orders_hourly"}),
+    _ticket("default_object_name_from_file_name", "    - path: data/tickets.csv", '    - path: "data/tickets copy (1).csv"',
+            "source", r"default object name: 'tickets copy \(1\)' is not a safe name.*set `object:`"),
+    Case("default_object_name_from_table_name", INVOICES, edit=("    - name: invoices", "    - name: invoice lines"),
+         field="source", phrase=r"default object name: 'invoice lines' is not a safe name.*set `object:`"),
+    _runner("schedule_named_like_a_manual_jobs_dag", "name: initech_tickets", "name: acme__orders_rebuild_job",
+            f"{S4}.name", r"schedule name 'acme__orders_rebuild_job' is the dag_id and Dagster job name of job "
+            r"acme/orders_rebuild"),
+    _runner("schedule_named_like_a_scheduled_jobs_dag", "name: initech_tickets", "name: acme__orders_job",
+            f"{S4}.name", r"is the dag_id and Dagster job name of job acme/orders"),
     _ticket("tenant_id_reserved", "tenant_id: initech", "tenant_id: context", "tenant_id", "reserved by Dagster"),
     _ticket("job_name_unsafe", "tenant_id: initech", "tenant_id: initech\nname: my-job", "name", "'my-job' is not a safe name"),
     Case("object_name_injection", ORDERS, edit=("      object: orders", "      object: 'orders\"; DROP TABLE x; --'"),
@@ -237,6 +273,11 @@ CASES: list[Case] = [
             "job file /dev/zero is not a regular file", requires="/dev/zero"),
     _runner("job_path_symlink_loop", "../jobs/initech/tickets.yaml", "../jobs/initech/loop.yaml", f"{S4}.config",
             r"job file .*loop\.yaml not found", links={"jobs/initech/loop.yaml": "loop.yaml"}),
+    Case("runner_file_is_a_fifo", RUNNER, "", fifo=True, broken=ALL, phrase="not a regular file", subprocess=True),
+    _runner("jobs_glob_deeper_than_the_walk_bound", 'jobs: ["../jobs/*/*.yaml"]',
+            'jobs: ["../jobs/*/*.yaml", "../jobs/deep/**/*.yaml"]', "runner.jobs[1]",
+            "directories nest deeper than 16 levels", broken=(),
+            extra={"jobs/deep/" + "d/" * 17 + "job.yaml": TICKETS_TEXT}),
     _runner("job_path_name_too_long", "../jobs/initech/tickets.yaml", "../jobs/" + "n" * 300 + ".yaml", "",
             "cannot read file: File name too long", where="n" * 300 + ".yaml"),
     Case("missing_contract_file", ORDERS, edit=("contract: contracts/orders.yaml", "contract: contracts/nope.yaml"),
@@ -264,6 +305,25 @@ CASES: list[Case] = [
                                                  "    database: ${DATIVO_HOME}/sample/shop.db\n"
                                                  "    password: {env: PG_PASSWORD, file: /run/secrets/pg}"),
          field="source.connection.password", phrase="a secret takes exactly one of"),
+    Case("secret_inline_with_dollar_brace_not_echoed", CUSTOMERS, edit=(
+        "    database: ${DATIVO_HOME}/sample/shop.db", "    database: ${DATIVO_HOME}/sample/shop.db\n"
+        "    password: Xk9${Qz!7pLw4"), field="source.connection.password",
+        phrase=r"malformed variable reference \(in a secret value: not shown\)", absent=("Qz!7pLw4", "7pLw4", "Xk9"),
+        subprocess=True),
+    Case("secret_file_is_a_device", CUSTOMERS, edit=("    database: ${DATIVO_HOME}/sample/shop.db",
+                                                     "    database: ${DATIVO_HOME}/sample/shop.db\n"
+                                                     "    password: {file: /dev/zero}"),
+         field="source.connection.password.file", phrase="secret file /dev/zero is not a regular file",
+         requires="/dev/zero"),
+    Case("secret_file_too_large", CUSTOMERS, edit=("    database: ${DATIVO_HOME}/sample/shop.db",
+                                                   "    database: ${DATIVO_HOME}/sample/shop.db\n"
+                                                   "    password: {file: big.secret}"),
+         field="source.connection.password.file", phrase=r"big\.secret is 70000 bytes; secrets are limited to 65536",
+         extra={"jobs/acme/big.secret": "x" * 70_000}),
+    Case("secret_bad_date_value_not_echoed", CUSTOMERS, edit=(
+        "    database: ${DATIVO_HOME}/sample/shop.db", "    database: ${DATIVO_HOME}/sample/shop.db\n"
+        "    password: 2024-02-30"), field="source.connection.password",
+        phrase=r"invalid value \(a secret field: value not shown\)", absent=("2024-02-30",)),
     Case("secret_wrong_type", CUSTOMERS, edit=("    database: ${DATIVO_HOME}/sample/shop.db",
                                                "    database: ${DATIVO_HOME}/sample/shop.db\n    password: [hunter2]"),
          field="source.connection.password", phrase="valid dictionary", absent=("hunter2",)),
@@ -277,6 +337,10 @@ CASES: list[Case] = [
          field="retry_config.max_delay_seconds", phrase="must be a finite number of seconds"),
     Case("retry_backoff_below_one", ORDERS, edit=("  backoff_multiplier: 3.0", "  backoff_multiplier: 0.5"),
          field="retry_config.backoff_multiplier", phrase="greater than or equal to 1"),
+    Case("retry_backoff_overflow", ORDERS, edit=("  backoff_multiplier: 3.0", "  backoff_multiplier: 1e300"),
+         field="retry_config.backoff_multiplier", phrase="less than or equal to 100"),
+    Case("retry_backoff_infinite", ORDERS, edit=("  backoff_multiplier: 3.0", "  backoff_multiplier: .inf"),
+         field="retry_config.backoff_multiplier", phrase="finite number"),
     _ticket("retry_negative_max_retries", "  max_retries: 0", "  max_retries: -1", "retry_config.max_retries",
             "greater than or equal to 0"),
 
@@ -296,6 +360,11 @@ CASES: list[Case] = [
             r"'orchestrated' or 'oneshot' \(got 'sometimes'\)", broken=ALL),
     _runner("enum_schedule_owner", "        orchestrator: airflow", "        orchestrator: prefect",
             f"{SCHEDULE}[3].orchestrator", r"'dagster' or 'airflow' \(got 'prefect'\)", broken={"globex_catalog_daily"}),
+    _runner("max_concurrent_runs_beyond_a_database_integer", "max_concurrent_runs: 2", "max_concurrent_runs: 3000000000",
+            f"{SCHEDULE}[2].max_concurrent_runs", "less than or equal to 2147483647", broken={"globex_events"}),
+    _runner("concurrency_per_tenant_beyond_a_database_integer", "concurrency_per_tenant: 1",
+            "concurrency_per_tenant: 3000000000", "runner.orchestrator.concurrency_per_tenant",
+            "less than or equal to 2147483647", broken=ALL),
     _runner("concurrency_per_tenant_zero", "concurrency_per_tenant: 1", "concurrency_per_tenant: 0",
             "runner.orchestrator.concurrency_per_tenant", "greater than or equal to 1", broken=ALL),
     _ticket("batch_rows_negative", "  type: csv", "  type: csv\n  batch_rows: -1", "source.batch_rows",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..bounded import read_bounded
 from ..errors import ConfigError
 from ..yaml_loader import MAX_FILE_BYTES, load_yaml
 from .dialect import UPSTREAM_MARKERS, is_upstream
@@ -13,8 +14,7 @@ def is_upstream_file(file: Path) -> bool:
     """True when `file` is an upstream-format job; unreadable files are left to the normal loader's errors.
     A file whose text names no marker field is not parsed here (dativo's own jobs pay a file read, not a parse)."""
     try:
-        with file.open("rb") as handle:
-            head = handle.read(MAX_FILE_BYTES + 1)
+        head = read_bounded(file, MAX_FILE_BYTES)  # never blocks on a FIFO, never reads without bound
     except OSError:
         return False
     if not any(marker.encode() in head for marker in UPSTREAM_MARKERS):

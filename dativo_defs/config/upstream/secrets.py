@@ -17,6 +17,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..bounded import read_bounded
+from ..secrets import read_secret_file
+from ..yaml_loader import MAX_FILE_BYTES
+
 MANAGER_ENV = "DATIVO_SECRET_MANAGER"
 MANAGER_CONFIG_ENV = "DATIVO_SECRET_MANAGER_CONFIG"
 SECRETS_DIR_ENV = "DATIVO_SECRETS_DIR"
@@ -63,7 +67,8 @@ def _config() -> dict[str, Any]:
     raw = os.environ.get(MANAGER_CONFIG_ENV)
     if not raw:
         return {}
-    text = Path(raw).read_text(encoding="utf-8") if not raw.lstrip().startswith("{") and Path(raw).is_file() else raw
+    text = read_bounded(Path(raw), MAX_FILE_BYTES).decode("utf-8") \
+        if not raw.lstrip().startswith("{") and Path(raw).is_file() else raw
     try:
         data = json.loads(text)
     except ValueError:
@@ -113,7 +118,7 @@ def _from_dir(folder: Path) -> dict[str, Any]:
     for file in sorted(folder.iterdir()):
         if file.is_file():
             hint = {".json": "json", ".env": "env"}.get(file.suffix)
-            out[file.stem.lower()] = parse_payload(file.read_text(encoding="utf-8"), hint)
+            out[file.stem.lower()] = parse_payload(read_secret_file(file), hint)  # bounded, regular files only
     return out
 
 
