@@ -4,6 +4,7 @@ with upstream's meaning, the others are refused naming the upstream feature. Ski
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -97,6 +98,10 @@ def test_every_upstream_job_loads_or_is_refused_with_the_feature_named(rel: str)
     if raw["target_connector"] == "iceberg":
         assert cfg.target.type == "iceberg" and compat.ingest_date
         assert [(p.column, p.transform) for p in cfg.target.partitioning] == [("ingest_date", "identity")]
+        s3 = tgt["connection"].get("s3") or {}
+        if s3.get("bucket"):  # new tables are created where upstream wrote the files: bucket/prefix
+            where = os.path.expandvars(f"s3://{s3['bucket']}/{s3.get('prefix', '')}".rstrip("/"))
+            assert cfg.target.location == where + ("/{table}" if len(expected_objects) > 1 else "")
         nessie = tgt["connection"].get("nessie")
         if nessie:
             assert cfg.target.catalog.type == "rest"

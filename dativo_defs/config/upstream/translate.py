@@ -96,6 +96,9 @@ def translate(doc: LoadedYaml, env: Mapping[str, str]) -> Translated:
     if properties and isinstance(target, dict) and target.get("type") == "iceberg":
         target["table_properties"] = properties
     ingest_date = _partitioning(ctx, target, contract)
+    objects = source.get("files") or source.get("tables") or source.get("resources") or []
+    if isinstance(target, dict) and target.get("location") and len(objects) > 1:
+        target["location"] += "/{table}"  # one table per object here; upstream put them all under one prefix
     retry, retry_fields = _retry(ctx, data)
     if ctx.issues:
         raise ConfigError(ctx.issues)
@@ -411,6 +414,8 @@ def _iceberg(ctx: _Ctx, tgt: dict[str, Any], connection: dict[str, Any]) -> dict
     if not bucket and not tgt.get("warehouse"):
         ctx.refuse("an iceberg target needs `connection.s3.bucket` (or `warehouse`)", "target", "connection")
     out: dict[str, Any] = {"type": "iceberg"}
+    if bucket:  # upstream writes the table's files under bucket/prefix, whatever the catalog's warehouse
+        out["location"] = location
     if nessie.get("uri"):
         branch = tgt.get("branch") or nessie.get("ref") or nessie.get("default_branch")
         catalog: dict[str, Any] = {"type": "rest", "name": "nessie", "uri": nessie_rest_uri(str(nessie["uri"]), branch)}
