@@ -29,12 +29,13 @@ ROWS = {"users": [{"id": i, "name": f"user{i}"} for i in range(1, 8)],
 PLUGIN = '''
 import json
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent.parent.parent / "src"))  # as upstream's examples do
 
-from dativo_ingest.plugins import BaseReader, ConnectionTestResult
+from dativo_ingest.plugins import BaseReader, ConnectionTestResult, DiscoveryResult
 from dativo_ingest.validator import IncrementalStateManager
 
 
@@ -49,7 +50,17 @@ class PagedApiReader(BaseReader):
         self.page_size = options.get("page_size", 100)
 
     def check_connection(self):
-        return ConnectionTestResult(success=True, message="ok")
+        request = urllib.request.Request(f"{self.base_url}/users?page=1&page_size=1",
+                                         headers={"Authorization": f"Bearer {self.token}"})
+        try:
+            urllib.request.urlopen(request, timeout=10).close()
+        except urllib.error.HTTPError as exc:
+            return ConnectionTestResult(success=False, message=f"Authentication failed ({exc.code})",
+                                        error_code="AUTH_FAILED")
+        return ConnectionTestResult(success=True, message="API connection successful")
+
+    def discover(self):
+        return DiscoveryResult(objects=[{"name": n, "type": "endpoint"} for n in self.source_config.objects or []])
 
     def extract(self, state_manager: IncrementalStateManager = None):
         for name in self.source_config.objects or []:
@@ -181,3 +192,27 @@ def test_a_missing_plugin_file_is_refused_at_validate(app: Path, api: str) -> No
         load_job(job(app, "jobs/acme/api.yaml", JOB.format(module="nowhere", cls="R", url=api)))
     issue = caught.value.issues[0]
     assert issue.field_path == "source.custom_reader" and "plugins/nowhere.py not found" in issue.message and issue.line
+
+
+def test_check_and_discover_use_the_plugins_own_methods(app: Path, api: str, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    job(app, "jobs/acme/api.yaml", JOB.format(module="api_reader", cls="PagedApiReader", url=api))
+    repo = Path(__file__).resolve().parents[2]
+
+    def cli(*args: str, token: str = TOKEN) -> subprocess.CompletedProcess:
+        env = {**os.environ, "PYTHONPATH": str(repo), "API_TOKEN": token}
+        return subprocess.run([sys.executable, "-m", "dativo_ingest.cli", *args], cwd=app, env=env,
+                              capture_output=True, text=True, timeout=300)
+
+    checked = cli("check", "--config", "jobs/acme/api.yaml", "--json")
+    source = [c for c in json.loads(checked.stdout)["checks"] if c["name"] == "source"]
+    assert checked.returncode == 0 and source == [{"name": "source", "ok": True, "detail": "API connection successful"}]
+    refused = cli("check", "--config", "jobs/acme/api.yaml", "--json", token="bad-token-value")
+    report = json.loads(refused.stdout)
+    assert refused.returncode == 2 and not report["ok"] and "Authentication failed (401)" in refused.stdout
+    assert "bad-token-value" not in refused.stdout + refused.stderr
+    listed = cli("discover", "--config", "jobs/acme/api.yaml")
+    assert listed.returncode == 0 and listed.stdout.split() == ["users", "orders"], listed.stderr[-1500:]

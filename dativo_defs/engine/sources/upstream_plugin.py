@@ -155,3 +155,11 @@ class PluginSource(Source):
                                 "expected a list of dicts (one per record)")
             if records:
                 yield pa.RecordBatch.from_pylist(records)
+
+    def check_connection(self) -> ConnectionTestResult:
+        """The plugin's own connection test (`dativo check`)."""
+        return self._reader().check_connection()
+
+    def discover(self) -> list[str]:
+        """The names of the objects the plugin's `discover()` lists (`dativo discover`)."""
+        return [str(o.get("name")) for o in self._reader().discover().objects]
