@@ -78,11 +78,20 @@ class TransientFailure(Exception):
 
 
 def _raise_for_failure(context: AssetExecutionContext, job: Job, result: RunResult) -> None:
-    if result.status is not RunStatus.FAILED:
+    # a partial run is retried only in the upstream dialect, when upstream retries exit code 1 (the engine then
+    # marks it transient); once no attempt is left it stays a partial materialization
+    retry_partial = result.status is RunStatus.PARTIAL and result.error_kind == "transient"
+    if result.status is not RunStatus.FAILED and not retry_partial:
         return
     retry = job.config.retry_config
     attempt = context.retry_number + 1
     dagster_retries = context.run.tags.get(tags.RETRIES_OWNER, "dagster") == "dagster"
+    if retry_partial:
+        tries = context.retry_number if dagster_retries else int(context.run.tags.get("airflow/try_number") or 1) - 1
+        if tries >= retry.max_retries:
+            return
+        if not dagster_retries:  # Airflow owns the retries: a transient failure of this try
+            raise Failure(description=f"transient failure: {result.error}", allow_retries=False)
     if dagster_retries and result.error_kind == "transient" and context.retry_number < retry.max_retries:
         wait = retry.delay_before_retry(attempt)
         context.log.warning(f"transient failure (attempt {attempt} of {retry.max_retries + 1}), retrying in {wait}s: "

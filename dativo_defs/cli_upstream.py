@@ -114,7 +114,11 @@ def check_command(job_file: Path, as_json: bool, verbose: bool, secrets_dir, sec
                 streams = source.streams()
                 if hasattr(source, "_connection"):
                     source._connection()  # SQL: connect and authenticate
-                checks.append({"name": "source", "ok": True, "detail": f"{len(streams)} stream(s)"})
+                if hasattr(source, "check_connection"):  # an upstream reader plugin tests its own connection
+                    probe = source.check_connection()
+                    checks.append({"name": "source", "ok": probe.success, "detail": probe.message})
+                else:
+                    checks.append({"name": "source", "ok": True, "detail": f"{len(streams)} stream(s)"})
             finally:
                 source.close()
         except Exception as exc:  # noqa: BLE001 - reported, not raised
@@ -199,6 +203,15 @@ def _discover(job) -> list[str]:
             rows = cursor.fetchall()
             cursor.close()
             return [f"{schema}.{name}" for schema, name in rows]
+        except Exception as exc:  # noqa: BLE001
+            click.echo(f"ERROR source: {describe(exc)}", err=True)
+            sys.exit(EXIT_INVALID)
+        finally:
+            source.close()
+    if cfg.type == "upstream_plugin":  # the plugin's own discover()
+        source = load_source(cfg, job.base_dir)
+        try:
+            return source.discover()
         except Exception as exc:  # noqa: BLE001
             click.echo(f"ERROR source: {describe(exc)}", err=True)
             sys.exit(EXIT_INVALID)

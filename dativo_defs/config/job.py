@@ -100,6 +100,14 @@ class JobConfig(StrictModel):
     retry_config: RetryConfig = Field(default_factory=RetryConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
+    @model_validator(mode="after")
+    def _one_location_per_table(self) -> "JobConfig":
+        location = getattr(self.target, "location", None)
+        if location and "{table}" not in location and len(self.source.objects()) > 1:
+            raise ValueError(f"target.location {location!r} would hold all {len(self.source.objects())} tables of this "
+                             "job; add `{table}` to it (e.g. s3://bucket/prefix/{table})")
+        return self
+
     @model_validator(mode="before")
     @classmethod
     def _accept_dativo_names(cls, data: Any) -> Any:

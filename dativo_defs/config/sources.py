@@ -243,10 +243,31 @@ class RestSource(SourceBase):
         return [r.object for r in self.resources]
 
 
-SourceConfig = Annotated[Union[FileSource, SqlSource, RestSource], Field(discriminator="type")]
-SOURCE_TYPES = sorted(
-    {t for model in (FileSource, SqlSource, RestSource) for t in model.model_fields["type"].annotation.__args__}
-)
+class PluginSource(SourceBase):
+    """An upstream (Dativo) Python reader plugin: a `BaseReader` subclass in a .py file, run with upstream's
+    meaning — the plugin's `extract()` batches (lists of dicts) become one output table (docs/MIGRATING.md).
+    Written by the upstream dialect from `source.custom_reader: path/to/module.py:Class`."""
+
+    type: Literal["upstream_plugin"]
+    plugin: str = Field(pattern=r"^.+\.py:[A-Za-z_]\w*$", description="'/path/to/module.py:ClassName'.")
+    object: SafeName = Field(description="Output table name (upstream: the asset's name).")
+    connector: str = Field("custom", description="The plugin's `source_config.type` (upstream's source_connector).")
+    # What the plugin reads as its `source_config` attributes, as the job file gave them:
+    connection: dict[str, Any] = Field(default_factory=dict)
+    credentials: dict[str, Secret] = Field(default_factory=dict, description="Resolved only when the plugin is built.")
+    engine: dict[str, Any] = Field(default_factory=dict)
+    plugin_objects: list[str] = Field(default_factory=list, description="`source_config.objects` of the plugin.")
+    files: list[dict[str, Any]] = Field(default_factory=list)
+    tables: list[dict[str, Any]] = Field(default_factory=list)
+    incremental: dict[str, Any] | None = None
+
+    def objects(self) -> list[str]:
+        return [self.object]
+
+
+SOURCE_MODELS = (FileSource, SqlSource, RestSource, PluginSource)
+SourceConfig = Annotated[Union[FileSource, SqlSource, RestSource, PluginSource], Field(discriminator="type")]
+SOURCE_TYPES = sorted({t for model in SOURCE_MODELS for t in model.model_fields["type"].annotation.__args__})
 
 
 def _stem(path: str) -> str:

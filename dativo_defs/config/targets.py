@@ -51,10 +51,18 @@ class IcebergTarget(StrictModel):
         default_factory=dict, description="Iceberg table properties, set at creation and by the next commit when they "
         "differ (upstream-format "
         "jobs put their asset's governance here: classification.*, governance.*, finops.*).")
+    location: str | None = Field(
+        None, min_length=1, description="Where a new table's files go (its metadata/ and data/ folders), instead of the "
+        "catalog warehouse's default; `{table}` is replaced by the object's table name (without the namespace) and is "
+        "required when the job has more than one object. A table that exists keeps its location.")
     orphan_grace_seconds: int = Field(
         900, ge=0, description="A run that died before committing (killed, out of memory) leaves uncommitted files; "
         "a later write to the table deletes them this long after the dead run's last file (24 h when it ran on "
         "another host, whose process cannot be checked).")
+
+    def table_location(self, table: str) -> str | None:
+        """The location of a new table named `table` (no namespace), or None for the catalog's default."""
+        return self.location.replace("{table}", table) if self.location else None
 
 
 class ParquetTarget(StrictModel):

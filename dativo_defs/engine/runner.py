@@ -22,14 +22,14 @@ from ..config.paths import dativo_home
 from ..config.targets import WriteMode
 from .context import ObjectResult, RunContext, RunResult, RunStatus
 from .contracts import ContractChecker, normalize
-from .errors import classify, describe
+from .errors import ErrorKind, classify, describe
 from .events import EventLog
 from .pipeline import read_ahead
 from .sources import load_source
 from .sources.base import CursorTracker, Source, Stream, cursor_of
 from .targets import load_target
 from .targets.base import Target, WriteRequest
-from .upstream_compat import failure_kind, first_run_state, with_ingest_date
+from .upstream_compat import failure_kind, first_run_state, partial_retry, with_ingest_date
 
 
 def run_job(job: Job, context: RunContext | None = None) -> RunResult:
@@ -64,6 +64,8 @@ def run_job(job: Job, context: RunContext | None = None) -> RunResult:
     if result.status is not RunStatus.FAILED:
         if any(o.violations for o in result.objects):
             result.status = RunStatus.PARTIAL
+            if retry := partial_retry(job.upstream, {o.object: o.violations for o in result.objects}):
+                result.error, result.error_kind = retry, ErrorKind.TRANSIENT.value  # upstream retries exit code 1
         events.emit("job_finished", status=result.status.value, rows=result.rows_written,
                     bytes=result.bytes_written, duration_seconds=result.duration_seconds)
     return result

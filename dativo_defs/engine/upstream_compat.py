@@ -92,3 +92,14 @@ def failure_kind(compat: UpstreamCompat | None, native: ErrorKind, message: str)
     if compat is None:
         return native
     return ErrorKind.TRANSIENT if compat.failure_is_retryable(message) else ErrorKind.PERMANENT
+
+
+def partial_retry(compat: UpstreamCompat | None, violations: dict[str, dict[str, int]]) -> str | None:
+    """For a partial run (landed with warn-mode contract violations) that upstream would retry (exit code 1 in
+    `retryable_exit_codes`): the text the retry is decided and reported on; None when it is not retried."""
+    if compat is None:
+        return None
+    message = "partial run (exit code 1): contract violations " + "; ".join(
+        f"{obj}: {', '.join(f'{rule}={count}' for rule, count in sorted(counts.items()))}"
+        for obj, counts in violations.items() if counts)
+    return message if compat.partial_is_retryable(message) else None

@@ -157,7 +157,11 @@ def test_retry_semantics_follow_upstream(app: Path, retry, codes, message, retri
 @pytest.mark.parametrize("edit, where, words", [
     (("source_connector: csv", "source_connector: gdrive_csv"), "source_connector", ["Google Drive", "csv"]),
     (("  files:", "  custom_reader: /app/plugins/r.py:Reader\n      files:"), "source.custom_reader",
-     ["reader plugins", "Source subclass"]),
+     ["reader plugin", "not found", "DATIVO_APP_ROOT"]),
+    (("  files:", "  custom_reader: /app/plugins/libr.so:create_reader\n      files:"), "source.custom_reader",
+     ["Rust reader plugins", "Python BaseReader plugin"]),
+    (("target:\n", "target:\n      custom_writer: /app/plugins/w.py:Writer\n"), "target.custom_writer",
+     ["writer plugins", "iceberg", "reader plugins are supported"]),
     (("  files:", "  engine: {type: airbyte}\n      files:"), "source.engine.type", ["Airbyte", "built-in reader"]),
     (("target:\n", "target:\n      file_format: markdown_kv\n"), "target.file_format", ["markdown_kv", "parquet"]),
     (("finops:", "catalog: {type: openmetadata}\n    finops:"), "catalog", ["data-catalog push", "remove"]),
@@ -208,6 +212,9 @@ def test_any_failure_exits_2_and_is_retried_only_with_retry_config(app: Path) ->
     base = CSV_JOB.replace("{warehouse}", str(app / "lake"))  # data/people.csv does not exist
     plain = run_job(load_job(job(app, "jobs/acme/a.yaml", base)), RunContext())
     assert plain.status.value == "failed" and plain.exit_code == 2 and plain.error_kind == "permanent"
+    # the path was mapped from the app root, and the hint says so (not "relative to the job file")
+    assert str(app / "data/people.csv") in plain.error and "$DATIVO_APP_ROOT" in plain.error
+    assert "relative to the job file" not in plain.error
     retrying = run_job(load_job(job(app, "jobs/acme/b.yaml", base + "    retry_config: {max_retries: 2}\n")), RunContext())
     assert retrying.exit_code == 2 and retrying.error_kind == "transient"  # upstream retries exit 2 by default
 

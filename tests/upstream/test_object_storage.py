@@ -80,6 +80,31 @@ def test_iceberg_target_without_nessie_keeps_files_under_bucket_prefix(lake) -> 
         "s3.region": "us-east-1"})
     table = catalog.load_table("acme.people")
     assert sorted(table.scan().to_arrow().column("id").to_pylist()) == [1, 2, 3]
-    assert table.location().startswith("s3://lake/raw/acme/people_ice/")
+    assert table.location() == "s3://lake/raw/acme/people_ice"  # upstream's exact location: bucket/prefix
     files = [f for f in fs.find("lake/raw/acme/people_ice") if f.endswith(".parquet")]
-    assert files and all("/ingest_date=" in f for f in files)
+    assert files and all(f.startswith("lake/raw/acme/people_ice/data/ingest_date=") for f in files)
+
+
+def test_several_objects_get_one_location_each(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Upstream put every object under one prefix; one Iceberg table per object here needs its own folder."""
+    from dativo_defs.config.errors import ConfigError
+
+    monkeypatch.setenv("DATIVO_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("DATIVO_APP_ROOT", raising=False)
+    app = upstream_project(tmp_path / "app")
+    text = JOB.format(kind="iceberg", connection="        s3: {bucket: lake, prefix: raw/acme}").replace(
+        "files: [{path: data/people.csv, object: people}]",
+        "files: [{path: data/people.csv, object: people}, {path: data/more.csv, object: more}]")
+    loaded = load_job(job(app, "jobs/acme/two.yaml", text))
+    assert loaded.config.target.location == "s3://lake/raw/acme/{table}"
+    assert [loaded.config.target.table_location(o) for o in loaded.config.source.objects()] == [
+        "s3://lake/raw/acme/people", "s3://lake/raw/acme/more"]
+    # a dativo-format job naming one location for two tables is refused at validate
+    dativo_job = write(tmp_path / "d.yaml", """
+        tenant_id: acme
+        source: {type: csv, files: [{path: a.csv, object: a}, {path: b.csv, object: b}]}
+        target: {type: iceberg, location: s3://lake/raw/acme}
+    """)
+    with pytest.raises(ConfigError) as caught:
+        load_job(dativo_job)
+    assert "{table}" in caught.value.issues[0].message and "2 tables" in caught.value.issues[0].message

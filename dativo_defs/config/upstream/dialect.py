@@ -9,7 +9,8 @@ from typing import Any
 
 # Fields only upstream job files have (and upstream requires): their presence selects the upstream dialect.
 UPSTREAM_MARKERS = ("source_connector_path", "target_connector_path", "asset")
-UPSTREAM_FAILURE_EXIT = 2  # upstream: 0 success, 1 partial, 2 any failure
+UPSTREAM_PARTIAL_EXIT = 1  # upstream: 0 success, 1 partial, 2 any failure
+UPSTREAM_FAILURE_EXIT = 2
 UPSTREAM_RETRYABLE_EXIT_CODES = (1, 2)
 
 
@@ -34,8 +35,9 @@ class UpstreamCompat:
       (dativo's own `lookback` re-reads behind the cursor on every run; this never does).
     - `state_files`: upstream state files per object; the first run (no committed state) starts at their cursor.
     - `retry_configured` / `retryable_exit_codes` / `retryable_error_patterns`: upstream retries only when
-      `retry_config` is present, and then a failure (exit code 2) is retried when 2 is in the codes and, if
-      patterns are given, one matches the error (case-insensitive). Patterns narrow; they never widen.
+      `retry_config` is present, and then a failure (exit code 2) is retried when 2 is in the codes, a partial run
+      (exit code 1) when 1 is, and, if patterns are given, one matches the error (case-insensitive). Patterns
+      narrow; they never widen.
     - `failure_exit_code`: upstream exits 2 for any failure.
     """
 
@@ -52,8 +54,18 @@ class UpstreamCompat:
 
     def failure_is_retryable(self, message: str) -> bool:
         """Upstream's retry decision for a failed run (exit code 2) with error text `message`."""
-        if not self.retry_configured or self.failure_exit_code not in self.retryable_exit_codes:
+        return self.exit_is_retryable(self.failure_exit_code, message)
+
+    def partial_is_retryable(self, message: str) -> bool:
+        """Upstream's retry decision for a partial run (exit code 1: landed with warn-mode contract violations);
+        `message` (the violation summary) is matched against the patterns like an error text."""
+        return self.exit_is_retryable(UPSTREAM_PARTIAL_EXIT, message)
+
+    def exit_is_retryable(self, exit_code: int, message: str) -> bool:
+        """upstream RetryPolicy.should_retry: retry_config present, the exit code listed, and — when patterns are
+        given — one of them found in `message` (case-insensitive). Patterns narrow; they never widen."""
+        if not self.retry_configured or exit_code not in self.retryable_exit_codes:
             return False
-        if not self.retryable_error_patterns:
+        if not self.retryable_error_patterns or not message:
             return True
         return any(re.search(p, message, re.IGNORECASE) for p in self.retryable_error_patterns)

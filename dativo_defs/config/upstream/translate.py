@@ -29,6 +29,7 @@ REFUSED_SOURCES = {
                      "export the sheet as CSV and read it with a `csv` source",
     "markdown_kv": "Markdown-KV files (`markdown_kv`) are not supported; convert them to JSON lines and use a `jsonl` source",
 }
+RUST_SUFFIXES = {".so", ".dylib", ".dll"}
 DOCKER_ENGINES = {"airbyte": "Airbyte", "meltano": "Meltano", "singer": "Singer"}
 SQL_TYPES = {"postgres", "postgresql", "mysql", "mariadb"}
 FILE_TYPES = {"csv", "jsonl", "parquet"}
@@ -93,9 +94,14 @@ def translate(doc: LoadedYaml, env: Mapping[str, str]) -> Translated:
     source, compat_fields = _source(ctx, data, src_recipe, tenant)
     target = _target(ctx, data, tgt_recipe)
     contract, contract_file, properties = _asset(ctx, data)
+    if source.get("type") == "upstream_plugin":  # upstream writes a plugin's records to the asset's table
+        source["object"] = str(_dict(contract).get("name") or data.get("asset") or "")
     if properties and isinstance(target, dict) and target.get("type") == "iceberg":
         target["table_properties"] = properties
     ingest_date = _partitioning(ctx, target, contract)
+    objects = source.get("files") or source.get("tables") or source.get("resources") or []
+    if isinstance(target, dict) and target.get("location") and len(objects) > 1:
+        target["location"] += "/{table}"  # one table per object here; upstream put them all under one prefix
     retry, retry_fields = _retry(ctx, data)
     if ctx.issues:
         raise ConfigError(ctx.issues)
@@ -157,10 +163,7 @@ def _source(ctx: _Ctx, data: dict[str, Any], recipe: Recipe | None, tenant: str)
         ctx.refuse(REFUSED_SOURCES[kind], "source_connector")
         return {}, compat
     if src.get("custom_reader"):
-        ctx.refuse(f"upstream reader plugins ({src['custom_reader']!r}: Python BaseReader classes or Rust .so "
-                   "libraries) are not supported; write a dativo Source subclass and set "
-                   "`custom_reader: package.module:Class` in a dativo-format job", "source", "custom_reader")
-        return {}, compat
+        return _plugin_source(ctx, kind, src), compat
     engine = _dict(src.get("engine"))
     if isinstance(engine.get("type"), str) and engine["type"] in DOCKER_ENGINES:
         ctx.refuse(f"the {DOCKER_ENGINES[engine['type']]} engine (Docker images) is not supported; remove "
@@ -196,6 +199,36 @@ def _source(ctx: _Ctx, data: dict[str, Any], recipe: Recipe | None, tenant: str)
         compat["cursor_kind"] = CURSOR_KINDS.get(kind, "datetime")
         compat["state_files"] = _state_files(ctx, kind, src, out, incremental, recipe, tenant)
     return out, compat
+
+
+def _plugin_source(ctx: _Ctx, kind: str, src: dict[str, Any]) -> dict[str, Any]:
+    """`custom_reader: path/module.py:Class` (a Python BaseReader plugin) runs as an `upstream_plugin` source;
+    Rust libraries are refused. The output table (`object`) is the asset's name, set once the asset is read."""
+    spec = str(src["custom_reader"])
+    path_text, _, class_name = spec.rpartition(":")
+    if Path(path_text).suffix in RUST_SUFFIXES:
+        ctx.refuse(f"upstream Rust reader plugins ({spec!r}: a Rust .so/.dylib/.dll library called over a C ABI) are "
+                   "not supported; use a Python BaseReader plugin (`custom_reader: path/to/module.py:Class`) or the "
+                   "built-in reader of the format (e.g. `source_connector: csv`)", "source", "custom_reader")
+        return {}
+    path = map_path(path_text, ctx.doc.file) if path_text else None
+    if path is None or not class_name or path.suffix != ".py":
+        ctx.refuse(f"custom_reader {spec!r}: expected 'path/to/module.py:ClassName'", "source", "custom_reader")
+        return {}
+    if not path.is_file():
+        ctx.refuse(f"reader plugin {path} not found (from {spec!r}; /app maps to DATIVO_APP_ROOT or the folder "
+                   "holding connectors/)", "source", "custom_reader")
+        return {}
+    files = [{**f, "path": str(map_path(str(f["path"]), ctx.doc.file)) if f.get("path") and "://" not in str(f["path"])
+              else f.get("path")} for f in (_dict(e) for e in _list(ctx, src.get("files"), "source", "files"))]
+    objects = src.get("objects") or ([src["object"]] if src.get("object") else [])
+    out: dict[str, Any] = {"type": "upstream_plugin", "plugin": f"{path}:{class_name}", "connector": kind or "custom",
+                           "connection": _dict(src.get("connection")), "credentials": _dict(src.get("credentials")),
+                           "engine": _dict(src.get("engine")), "plugin_objects": _list(ctx, objects, "source", "objects"),
+                           "files": files, "tables": [_dict(t) for t in _list(ctx, src.get("tables"), "source", "tables")]}
+    if "incremental" in src:
+        out["incremental"] = _dict(src["incremental"])
+    return out
 
 
 def _file_source(ctx: _Ctx, kind: str, src: dict[str, Any], recipe: Recipe | None,
@@ -336,8 +369,11 @@ def _target(ctx: _Ctx, data: dict[str, Any], recipe: Recipe | None) -> dict[str,
     tgt = _dict(data.get("target"))
     kind = str(data.get("target_connector") or (recipe.type if recipe else ""))
     if tgt.get("custom_writer"):
-        ctx.refuse(f"upstream writer plugins ({tgt['custom_writer']!r}) are not supported; use an `iceberg` or `s3` "
-                   "target (dativo writes Parquet itself)", "target", "custom_writer")
+        rust = Path(str(tgt["custom_writer"]).rpartition(":")[0]).suffix in RUST_SUFFIXES
+        ctx.refuse(f"upstream writer plugins ({tgt['custom_writer']!r}{', a Rust library' if rust else ''}) are not "
+                   "supported: dativo's targets commit the data and the incremental state in one step, which a "
+                   "plugin's write_batch/commit_files cannot take part in; use an `iceberg` or `s3` target (reader "
+                   "plugins are supported)", "target", "custom_writer")
         return {}
     for key in tgt:
         if key not in {"connection", "branch", "warehouse", "file_format", "partitioning", "catalog"}:
@@ -411,6 +447,8 @@ def _iceberg(ctx: _Ctx, tgt: dict[str, Any], connection: dict[str, Any]) -> dict
     if not bucket and not tgt.get("warehouse"):
         ctx.refuse("an iceberg target needs `connection.s3.bucket` (or `warehouse`)", "target", "connection")
     out: dict[str, Any] = {"type": "iceberg"}
+    if bucket:  # upstream writes the table's files under bucket/prefix, whatever the catalog's warehouse
+        out["location"] = location
     if nessie.get("uri"):
         branch = tgt.get("branch") or nessie.get("ref") or nessie.get("default_branch")
         catalog: dict[str, Any] = {"type": "rest", "name": "nessie", "uri": nessie_rest_uri(str(nessie["uri"]), branch)}

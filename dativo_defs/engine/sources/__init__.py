@@ -22,6 +22,7 @@ SOURCE_CLASSES: dict[str, str] = {
     "rest": "rest:RestSource",
     "stripe": "rest:RestSource",
     "hubspot": "rest:RestSource",
+    "upstream_plugin": "upstream_plugin:PluginSource",
 }
 
 

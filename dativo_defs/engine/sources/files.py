@@ -61,8 +61,7 @@ class FileSource(Source):
         paths = sorted(fs.glob(root)) if globlib.has_magic(root) else ([root] if fs.exists(root) else [])
         if not paths and not globlib.has_magic(root):
             raise SourceNotFoundError(f"{stream.object}: file {pattern} does not exist",
-                                      hint=f"check source.files[].path (relative to the job file); "
-                                           f"{_nearest(fs, root)}")
+                                      hint=f"{_path_hint(spec.path)}; {_nearest(fs, root)}")
         files = []
         for path in paths:
             info = fs.info(path)
@@ -75,8 +74,7 @@ class FileSource(Source):
                                           "read files from it", hint="were the files moved or deleted? set "
                                           "`allow_empty: true` on the file if an empty folder is normal")
             raise SourceNotFoundError(f"{stream.object}: {pattern} matches no file",
-                                      hint=f"check source.files[].path (relative to the job file); "
-                                           f"{_nearest(fs, root)}; set `allow_empty: true` on the file if an empty "
+                                      hint=f"{_path_hint(spec.path)}; {_nearest(fs, root)}; set `allow_empty: true` on the file if an empty "
                                            "folder is normal")
         return fs, sorted(files, key=lambda f: (f.mtime, f.path))
 
@@ -157,3 +155,13 @@ def _nearest(fs: fsspec.AbstractFileSystem, root: str) -> str:
     if close:
         return f"nearest existing path: {posixpath.join(parent, close[0])} (the pattern has {missing!r})"
     return f"{parent} exists but has no entry like {missing!r}" if names else f"nearest existing folder: {parent}"
+
+
+def _path_hint(path: str) -> str:
+    """What to check about a file path that matched nothing, by how it was written."""
+    if "://" in path:
+        return "check source.files[].path"
+    if not posixpath.isabs(path):
+        return "check source.files[].path (relative to the job file)"
+    return ("check source.files[].path (in upstream-format jobs, /app/... and relative paths are taken from the app "
+            "root: $DATIVO_APP_ROOT, else the folder above the job that holds connectors/)")

@@ -278,7 +278,8 @@ class IcebergTarget(Target):
             pass
         try:
             tx = self.catalog.create_table_transaction(
-                name, schema=schema, properties={**self.config.table_properties, "format-version": "2"})
+                name, schema=schema, location=self.config.table_location(f"{self.config.table_prefix}{stream.object}"),
+                properties={**self.config.table_properties, "format-version": "2"})
             if self.config.partitioning:
                 with tx.update_spec() as spec:
                     for field_config in self.config.partitioning:
