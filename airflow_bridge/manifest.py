@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-MANIFEST_VERSION = 2
+MANIFEST_VERSION = 3
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
 _CODE_DIRS = [Path(__file__).resolve().parent, Path(__file__).resolve().parents[1] / "dativo_defs"]
 
@@ -39,6 +39,7 @@ class TaskSpec:
     retry_delay_seconds: float
     backoff_multiplier: float
     max_retry_delay_seconds: float
+    retryable_exit_codes: list[int]
     upstream: list[str] = field(default_factory=list)
 
 
@@ -50,13 +51,14 @@ class DagSpec:
     kind: str  # "cron" | "interval" | "manual"
     description: str
     paused: bool
-    paused_reason: str
+    paused_reason: str  # a dativo_defs.contract.PausedReason value, "" when it runs on Airflow
     max_active_runs: int
     tags: dict[str, str]
     tasks: list[TaskSpec]
     cron: str | None = None
     timezone: str = "UTC"
-    interval_seconds: int | None = None
+    interval_seconds: int | None = None  # effective cadence (rounded to Dagster's sensor granularity)
+    configured_interval_seconds: int | None = None
     owner: str = "dagster"
 
     @classmethod

@@ -40,6 +40,10 @@ def validate(runner_config: Path | None) -> None:
     project = load_project(select_runner(runner_config))
     if project.scheduled:
         click.echo(schedule_table(project))
+    for entry in project.scheduled:
+        warning = entry.schedule.cadence_warning()
+        if warning:
+            click.echo(f"WARNING {project.runner_file}: schedule {entry.schedule.name!r}: {warning}", err=True)
     _print_issues(project.issues)
     if not project.ok:
         broken = f" ({len(project.broken_schedules)} schedule(s) not loaded: {', '.join(project.broken_schedules)})" \

@@ -1,0 +1,42 @@
+"""`subprocess` mode: the task runs `dativo run --config JOB --json` in a child process (isolation). Airflow owns
+the retries: an exit code in the job's `retry_config.retryable_exit_codes` is retried, any other failure
+fails fast; 0 (success) and 1 (partial: warn-mode contract violations) succeed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+from ..manifest import DagSpec, TaskSpec
+
+AIRFLOW_OWNS_RETRIES = True
+SUCCESS_CODES = (0, 1)
+
+
+def build(task: TaskSpec, spec: DagSpec, **airflow_kwargs: Any) -> Any:
+    from airflow.providers.standard.operators.python import PythonOperator
+
+    return PythonOperator(task_id=task.task_id, python_callable=run_subprocess,
+                          op_kwargs={"job_file": task.job_file, "retryable_exit_codes": list(task.retryable_exit_codes)},
+                          **airflow_kwargs)
+
+
+def run_subprocess(job_file: str, retryable_exit_codes: list[int], **context: Any) -> dict[str, Any]:
+    from dativo_defs.engine.context import CALLER_RUN_IDS_ENV
+
+    from .runtime import TransientTaskError, airflow_ids, fail_permanently, report
+
+    env = {**os.environ, CALLER_RUN_IDS_ENV: json.dumps({"caller": "airflow", **airflow_ids(context)})}
+    proc = subprocess.run([sys.executable, "-m", "dativo_defs.cli", "run", "--config", job_file, "--json"],
+                          capture_output=True, text=True, env=env)
+    sys.stderr.write(proc.stderr)  # the engine's JSON log lines, into the task log
+    result = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.stdout.strip() else {}
+    if proc.returncode in SUCCESS_CODES:
+        return report(result)
+    message = f"dativo run exited {proc.returncode}: {result.get('error') or proc.stderr.strip()[-500:]}"
+    if proc.returncode in retryable_exit_codes:
+        raise TransientTaskError(message)
+    fail_permanently(message)
