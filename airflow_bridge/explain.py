@@ -59,24 +59,36 @@ def dagster_fires(trigger: Any, start: datetime, count: int) -> list[datetime]:
 
 def airflow_fires(table: Any, start: datetime, count: int) -> list[datetime]:
     """Drive a rendered timetable as the scheduler does: first run from `start`, then each next run computed
-    right after the previous one was created (at its tick)."""
+    right after the previous one was created (at its tick). A timetable without dativo's clock (e.g. Airflow's
+    CronTriggerTimetable) is driven from `start` as its earliest time, so its own cron rule shows."""
     import copy
 
+    import pendulum
     from airflow.timetables.base import TimeRestriction
 
     out: list[datetime] = []
     last = None
     clock = [start]
     driven = copy.copy(table)
-    driven.clock = lambda: clock[0]
+    if hasattr(driven, "clock"):
+        driven.clock = lambda: clock[0]
+        restriction = TimeRestriction(earliest=None, latest=None, catchup=False)
+    else:
+        restriction = TimeRestriction(earliest=pendulum.instance(start + timedelta(microseconds=1)), latest=None,
+                                      catchup=True)
     while len(out) < count:
-        info = driven.next_dagrun_info(last_automated_data_interval=last,
-                                       restriction=TimeRestriction(earliest=None, latest=None, catchup=False))
+        info = driven.next_dagrun_info(last_automated_data_interval=last, restriction=restriction)
         if info is None:
             break
         out.append(info.run_after.astimezone(timezone.utc))
         last, clock[0] = info.data_interval, info.run_after
     return out
+
+
+def _cron_of(table: Any) -> str:
+    """'<cron> <timezone>' of a cron timetable, ours or Airflow's (from its serialized form)."""
+    data = table.serialize() if hasattr(table, "serialize") else {}
+    return f"{data.get('cron', data.get('expression'))} {data.get('timezone')}"
 
 
 def airflow_retry_waits(task: Any) -> list[float] | str:
@@ -106,11 +118,10 @@ def explain(defs: Definitions, dags: dict[str, Any], live: dict[str, Any] | None
         table = dag.timetable
         if hasattr(trigger, "cron_schedule"):
             add("cadence", f"cron {trigger.cron_schedule} {trigger.execution_timezone or 'UTC'}",
-                f"cron {getattr(table, 'cron', None)} {getattr(table, 'timezone_name', None)}")
+                "cron " + _cron_of(table))
             fires = [t.isoformat() for t in dagster_fires(trigger, start, fire_count)]
             add(f"next {fire_count} fires", " ".join(fires),
-                " ".join(t.isoformat() for t in airflow_fires(table, start, fire_count)) if hasattr(table, "cron") else
-                f"{type(table).__name__} (not dativo's timetable)")
+                " ".join(t.isoformat() for t in airflow_fires(table, start, fire_count)))
             dagster_running = trigger.default_status is DefaultScheduleStatus.RUNNING
         else:
             add("effective interval", f"every {trigger.minimum_interval_seconds}s",
