@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from ..manifest import DagSpec, TaskSpec
@@ -30,13 +31,22 @@ def run_subprocess(job_file: str, retryable_exit_codes: list[int], **context: An
     from .runtime import TransientTaskError, airflow_ids, fail_permanently, report
 
     env = {**os.environ, CALLER_RUN_IDS_ENV: json.dumps({"caller": "airflow", **airflow_ids(context)})}
-    proc = subprocess.run([sys.executable, "-m", "dativo_defs.cli", "run", "--config", job_file, "--json"],
-                          capture_output=True, text=True, env=env)
+    dativo = Path(sys.executable).parent / "dativo"  # the console script (`-m dativo_defs.cli` re-imports cli)
+    proc = subprocess.run([str(dativo), "run", "--config", job_file, "--json"], capture_output=True, text=True, env=env)
     sys.stderr.write(proc.stderr)  # the engine's JSON log lines, into the task log
-    result = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.stdout.strip() else {}
-    if proc.returncode in SUCCESS_CODES:
+    result = _last_json(proc.stdout)
+    if proc.returncode in SUCCESS_CODES and "status" in result:  # exit 1 without a result is a crash, not partial
         return report(result)
     message = f"dativo run exited {proc.returncode}: {result.get('error') or proc.stderr.strip()[-500:]}"
     if proc.returncode in retryable_exit_codes:
         raise TransientTaskError(message)
     fail_permanently(message)
+
+
+def _last_json(stdout: str) -> dict[str, Any]:
+    lines = stdout.strip().splitlines()
+    try:
+        value = json.loads(lines[-1]) if lines else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
