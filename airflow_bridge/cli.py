@@ -4,6 +4,7 @@ point group (dativo_defs never imports the bridge)."""
 from __future__ import annotations
 
 import sys
+from datetime import UTC
 
 import click
 
@@ -69,7 +70,7 @@ def show_manifest(runner_config) -> None:
 def explain_command(runner_config, api_url, start, fires) -> None:
     """Per schedule, the Dagster and Airflow sides by attribute and behaviour (next fire instants, retry waits,
     effective interval, owner); exit 1 on any difference."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from dativo_defs.config.loader import load_project
 
@@ -91,7 +92,7 @@ def explain_command(runner_config, api_url, start, fires) -> None:
     when = None
     if start:
         when = datetime.fromisoformat(start)
-        when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+        when = when if when.tzinfo else when.replace(tzinfo=UTC)
     rows = explain(defs, dags, live, mode=execution_mode(), start=when, fire_count=fires)
     click.echo(render_table(rows))
     bad = [r for r in rows if not r.ok]

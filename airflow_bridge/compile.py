@@ -22,7 +22,7 @@ def _tasks(defs: Definitions, job) -> list[TaskSpec]:
     graph = defs.resolve_asset_graph()
     keys: set[AssetKey] = job.selection.resolve(graph)
     by_op: dict[str, TaskSpec] = {}
-    for key in sorted(keys, key=lambda k: k.path):
+    for key in sorted(keys, key=lambda k: tuple(k.path)):
         assets_def = defs.resolve_assets_def(key)
         op = assets_def.node_def
         if op.name in by_op:
@@ -44,10 +44,10 @@ def _tasks(defs: Definitions, job) -> list[TaskSpec]:
 def compile_manifest(defs: Definitions, project: Project) -> Manifest:
     dags: list[DagSpec] = []
     scheduled_jobs: set[str] = set()
-    for trigger in [*defs.schedules, *defs.sensors]:
+    for trigger in [*(defs.schedules or []), *(defs.sensors or [])]:
         scheduled_jobs.add(trigger.job.name)
         dags.append(_dag(defs, trigger))
-    for job in defs.jobs:
+    for job in defs.jobs or []:
         if job.name not in scheduled_jobs:
             dags.append(DagSpec(dag_id=job.name, kind="manual", description=job.description or job.name, paused=False,
                                 paused_reason="", max_active_runs=1, tags=dict(job.tags or {}), tasks=_tasks(defs, job)))

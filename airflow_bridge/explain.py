@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dagster import DefaultScheduleStatus, DefaultSensorStatus, Definitions
@@ -51,7 +51,7 @@ def dagster_fires(trigger: Any, start: datetime, count: int) -> list[datetime]:
     out = []
     for tick in cron_string_iterator(start.timestamp(), trigger.cron_schedule, trigger.execution_timezone or "UTC"):
         if tick.timestamp() > start.timestamp():
-            out.append(tick.astimezone(timezone.utc))
+            out.append(tick.astimezone(UTC))
         if len(out) == count:
             return out
     return out
@@ -80,7 +80,7 @@ def airflow_fires(table: Any, start: datetime, count: int) -> list[datetime]:
         info = driven.next_dagrun_info(last_automated_data_interval=last, restriction=restriction)
         if info is None:
             break
-        out.append(info.run_after.astimezone(timezone.utc))
+        out.append(info.run_after.astimezone(UTC))
         last, clock[0] = info.data_interval, info.run_after
     return out
 
@@ -94,10 +94,12 @@ def _cron_of(table: Any) -> str:
 def airflow_retry_waits(task: Any) -> list[float] | str:
     """What Airflow waits before each retry of a rendered task (its retry policy's decision)."""
     policy = getattr(task, "retry_policy", None)
-    if task.retries and policy is None:
+    if not task.retries:
+        return []
+    if policy is None:
         return "airflow backoff (jitter)"
     return [_seconds(policy.evaluate(RuntimeError("transient"), n, task.retries + 1).retry_delay)
-            for n in range(1, task.retries + 1)] if task.retries else []
+            for n in range(1, task.retries + 1)]
 
 
 def explain(defs: Definitions, dags: dict[str, Any], live: dict[str, Any] | None = None,
@@ -105,9 +107,10 @@ def explain(defs: Definitions, dags: dict[str, Any], live: dict[str, Any] | None
             fire_count: int = FIRE_COUNT) -> list[Row]:
     """`dags`: dag_id -> rendered airflow DAG. `live`: optional {"paused": {dag_id: bool}, "pools": {name: slots}}.
     `start`: fire instants are compared from this time (default: now)."""
-    start = start or datetime.now(timezone.utc)
+    start = start or datetime.now(UTC)
     rows: list[Row] = []
-    for trigger in [*defs.schedules, *defs.sensors]:
+    triggers: list[Any] = [*(defs.schedules or []), *(defs.sensors or [])]
+    for trigger in triggers:
         name = trigger.name
         dag = dags.get(name)
         add = _adder(rows, name)
@@ -136,8 +139,8 @@ def explain(defs: Definitions, dags: dict[str, Any], live: dict[str, Any] | None
             if not key.startswith("dativo/"):
                 add(f"tag {key}", value, value if f"{key}:{value}" in dag.tags else "(missing)")
         _task_rows(defs, trigger.job, dag, add, live, mode)
-    triggered = {t.job_name for t in [*defs.schedules, *defs.sensors]}
-    for job in defs.jobs:  # asset jobs no schedule or sensor triggers: manual DAGs
+    triggered = {t.job_name for t in triggers}
+    for job in defs.jobs or []:  # asset jobs no schedule or sensor triggers: manual DAGs
         if job.name in triggered:
             continue
         name, manual_dag = job.name, dags.get(job.name)
@@ -200,4 +203,4 @@ def render_table(rows: list[Row]) -> str:
     header = ("schedule", "attribute", "dagster", "airflow", "")
     table = [header] + [(r.schedule, r.attribute, r.dagster, r.airflow, "ok" if r.ok else "MISMATCH") for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(5)]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in table)
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in table)

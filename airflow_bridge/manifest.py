@@ -9,11 +9,13 @@ own code.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import json
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,7 +64,7 @@ class DagSpec:
     owner: str = "dagster"
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "DagSpec":
+    def from_dict(cls, data: dict[str, Any]) -> DagSpec:
         return cls(**{**data, "tasks": [TaskSpec(**t) for t in data["tasks"]]})
 
 
@@ -80,12 +82,12 @@ class Manifest:
         return json.dumps(asdict(self), indent=1, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "Manifest":
+    def from_json(cls, text: str) -> Manifest:
         data = json.loads(text)
         return cls(**{**data, "dags": [DagSpec.from_dict(d) for d in data["dags"]]})
 
 
-def fingerprint(inputs: list[str], variables: list[str], job_patterns: list[str] = ()) -> str:
+def fingerprint(inputs: list[str], variables: list[str], job_patterns: Sequence[str] = ()) -> str:
     """Hash of everything a manifest depends on. Cheap enough for every parse (small files, a few stats, one
     directory scan per job pattern)."""
     digest = hashlib.sha256(f"v{MANIFEST_VERSION}".encode())
@@ -109,8 +111,6 @@ def fingerprint(inputs: list[str], variables: list[str], job_patterns: list[str]
 def referenced_variables(inputs: list[str]) -> list[str]:
     names: set[str] = {"DATIVO_HOME", "DATIVO_RUNNER_CONFIG"}
     for path in inputs:
-        try:
+        with contextlib.suppress(OSError):
             names.update(_VAR.findall(Path(path).read_text(errors="replace")))
-        except OSError:
-            pass
     return sorted(names)

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import DAG, DeltaTriggerTimetable
@@ -55,7 +55,7 @@ def render_dag(spec: DagSpec, mode: ExecutionMode) -> DAG:
     description = spec.description + (f" — paused: {PAUSED_TEXT.get(spec.paused_reason, spec.paused_reason)}"
                                       if spec.paused else "")
     # No start_date on cron DAGs: the timetable starts from "now" (see timetable.py).
-    start_date = None if spec.kind == "cron" else datetime.fromisoformat(START_DATE).replace(tzinfo=timezone.utc)
+    start_date = None if spec.kind == "cron" else datetime.fromisoformat(START_DATE).replace(tzinfo=UTC)
     dag = DAG(
         dag_id=spec.dag_id, description=description[:1000], schedule=timetable(spec),
         start_date=start_date, catchup=False,

@@ -20,8 +20,8 @@ Registered through an Airflow plugin (airflow_bridge.plugin) so the scheduler an
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.timetables.base import DagRunInfo, DataInterval, TimeRestriction, Timetable
@@ -43,14 +43,14 @@ def dagster_fire_times(cron: str, tz: str, after: datetime, count: int) -> list[
     out: list[datetime] = []
     for tick in cron_string_iterator(after.timestamp(), cron, tz):
         if tick.timestamp() > after.timestamp():
-            out.append(tick.astimezone(timezone.utc))
+            out.append(tick.astimezone(UTC))
             if len(out) == count:
                 break
     return out
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class DativoCronTimetable(Timetable):

@@ -11,9 +11,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from dagster import (AssetExecutionContext, AssetKey, AssetSpec, Failure, MaterializeResult, MetadataValue,
-                     RetryPolicy, RetryRequested, TableColumn, TableSchema, multi_asset)
-from dagster import AssetsDefinition
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    AssetSpec,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    RetryPolicy,
+    RetryRequested,
+    TableColumn,
+    TableSchema,
+    multi_asset,
+)
 
 from . import tags
 from .config.loader import Job

@@ -60,7 +60,7 @@ class RetryCurve(_Frozen):
 class OpContract(_Frozen):
     """One asset op (= one dativo job = one Airflow task)."""
 
-    version: Literal[1] = CONTRACT_VERSION
+    version: Literal[1] = 1  # CONTRACT_VERSION
     op_name: str
     tenant_id: str
     job: str
@@ -76,7 +76,7 @@ class OpContract(_Frozen):
 class TriggerContract(_Frozen):
     """One schedule (cron) or sensor (interval)."""
 
-    version: Literal[1] = CONTRACT_VERSION
+    version: Literal[1] = 1  # CONTRACT_VERSION
     name: str
     kind: Literal["cron", "interval"]
     cron: str | None = None

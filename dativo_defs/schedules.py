@@ -7,8 +7,17 @@ effective interval (rounded up to Dagster's sensor granularity), the same cadenc
 
 from __future__ import annotations
 
-from dagster import (DefaultScheduleStatus, DefaultSensorStatus, RunRequest, RunsFilter, ScheduleDefinition,
-                     ScheduleEvaluationContext, SensorDefinition, SensorEvaluationContext, SkipReason)
+from dagster import (
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
+    RunRequest,
+    RunsFilter,
+    ScheduleDefinition,
+    ScheduleEvaluationContext,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SkipReason,
+)
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES, DagsterRunStatus
 

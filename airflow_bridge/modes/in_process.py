@@ -24,6 +24,7 @@ def build(task: TaskSpec, spec: DagSpec, **airflow_kwargs: Any) -> Any:
 
 def run_in_process(job_file: str, **context: Any) -> dict[str, Any]:
     from dagster import DagsterInstance, materialize
+    from dagster._core.execution.plan.objects import StepFailureData
 
     from dativo_defs import tags
     from dativo_defs.assets import assets_for_job_file
@@ -45,10 +46,10 @@ def run_in_process(job_file: str, **context: Any) -> dict[str, Any]:
                            "objects": [_plain(e) for e in result.get_asset_materialization_events()]})
         failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
         data = failure.event_specific_data
-        error = data.error
-        user = data.user_failure_data
-        kind = user.metadata.get("error_kind") if user is not None else None
-        raise_for(getattr(kind, "value", kind), error.message.strip() if error else "dativo run failed")
+        assert isinstance(data, StepFailureData)
+        error, user = data.error, data.user_failure_data
+        kind = user.metadata.get("error_kind") if user is not None else None  # set by dativo_defs.assets (Failure)
+        raise_for(str(getattr(kind, "value", kind)), error.message.strip() if error else "dativo run failed")
     finally:
         if not os.environ.get("DAGSTER_HOME"):
             instance.dispose()
