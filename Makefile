@@ -3,7 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install dev airflow run-once test validate schema bench clean
+.PHONY: install dev airflow run-once test lint validate schema bench clean
 
 install: $(STAMP)
 
@@ -41,6 +41,11 @@ run-once: install
 
 test: install
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# Static checks on the two packages: ruff (rule set in pyproject.toml) and mypy with the pydantic plugin.
+lint: install
+	$(VENV)/bin/ruff check dativo_defs airflow_bridge
+	$(VENV)/bin/mypy
 
 validate: install
 	$(VENV)/bin/dativo validate

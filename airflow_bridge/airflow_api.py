@@ -16,7 +16,7 @@ class AirflowApi:
     token: str
 
     @classmethod
-    def login(cls, base_url: str, username: str | None = None, password: str | None = None) -> "AirflowApi":
+    def login(cls, base_url: str, username: str | None = None, password: str | None = None) -> AirflowApi:
         """Token auth: POST /auth/token. Credentials from arguments, AIRFLOW_USERNAME/AIRFLOW_PASSWORD, or the
         passwords file `airflow standalone` writes into $AIRFLOW_HOME."""
         username = username or os.environ.get("AIRFLOW_USERNAME", "admin")

@@ -4,6 +4,7 @@ point group (dativo_defs never imports the bridge)."""
 from __future__ import annotations
 
 import sys
+from datetime import UTC
 
 import click
 
@@ -63,8 +64,14 @@ def show_manifest(runner_config) -> None:
 @click.command("explain")
 @runner_option
 @click.option("--api-url", default=None, help="Also compare with the live Airflow (pause state, pools).")
-def explain_command(runner_config, api_url) -> None:
-    """Per schedule, the Dagster and Airflow sides attribute by attribute; exit 1 on any mismatch."""
+@click.option("--from", "start", default=None, help="Compare fire instants from this ISO time (default: now), "
+              "e.g. 2026-03-28T00:00:00+00:00 to cross a DST change.")
+@click.option("--fires", default=6, show_default=True, help="How many fire instants to compare per cron schedule.")
+def explain_command(runner_config, api_url, start, fires) -> None:
+    """Per schedule, the Dagster and Airflow sides by attribute and behaviour (next fire instants, retry waits,
+    effective interval, owner); exit 1 on any difference."""
+    from datetime import datetime
+
     from dativo_defs.config.loader import load_project
 
     from .cache import load_manifest
@@ -82,7 +89,11 @@ def explain_command(runner_config, api_url) -> None:
         api = _login(api_url)
         live = {"paused": {d: (api.get(f"/dags/{d}") or {}).get("is_paused", True) for d in dags},
                 "pools": {p["name"]: p["slots"] for p in (api.get("/pools?limit=1000") or {}).get("pools", [])}}
-    rows = explain(defs, dags, live)
+    when = None
+    if start:
+        when = datetime.fromisoformat(start)
+        when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    rows = explain(defs, dags, live, mode=execution_mode(), start=when, fire_count=fires)
     click.echo(render_table(rows))
     bad = [r for r in rows if not r.ok]
     click.echo(f"{len(bad)} mismatch(es) in {len({r.schedule for r in rows})} DAG(s)")

@@ -1,7 +1,8 @@
 """Compile dativo_defs' Dagster Definitions into a Manifest (the neutral graph the renderer turns into DAGs).
 
-Everything comes from the Dagster objects — schedules, sensors, asset jobs, asset ops with their tags,
-retry policies and pools — never from the YAML, so Dagster stays the single source of truth.
+Everything comes from the Dagster objects — schedules, sensors and asset ops, each carrying its typed contract
+(dativo_defs.contract) as one metadata value — never from the YAML, so Dagster stays the single source of truth.
+No human-readable text is read here.
 """
 
 from __future__ import annotations
@@ -10,37 +11,30 @@ from pathlib import Path
 
 from dagster import AssetKey, Definitions
 
-from dativo_defs import tags
 from dativo_defs.config.loader import Project, absolute_job_pattern
+from dativo_defs.config.runner import OrchestratorType
+from dativo_defs.contract import op_contract, trigger_contract
 
 from .manifest import DagSpec, Manifest, TaskSpec, fingerprint, referenced_variables
-
-
-def metadata_value(definition, key: str, default=None):
-    """A plain value from a Dagster schedule's/sensor's metadata (unwraps Text/Int metadata values)."""
-    value = definition.metadata.get(key)
-    return default if value is None else getattr(value, "value", getattr(value, "text", value))
 
 
 def _tasks(defs: Definitions, job) -> list[TaskSpec]:
     graph = defs.resolve_asset_graph()
     keys: set[AssetKey] = job.selection.resolve(graph)
     by_op: dict[str, TaskSpec] = {}
-    for key in sorted(keys, key=lambda k: k.path):
+    for key in sorted(keys, key=lambda k: tuple(k.path)):
         assets_def = defs.resolve_assets_def(key)
         op = assets_def.node_def
         if op.name in by_op:
-            by_op[op.name].asset_keys.append(list(key.path))
             continue
-        policy, op_tags = op.retry_policy, op.tags
+        contract = op_contract(assets_def)
+        retry = contract.retry
         by_op[op.name] = TaskSpec(
-            task_id=op.name, job_file=op_tags[tags.JOB_FILE], tenant_id=op_tags[tags.TENANT], job=op_tags[tags.JOB],
-            source=op_tags[tags.SOURCE],
-            asset_keys=[list(key.path)], pool=op.pool or "default_pool", pool_slots=int(op_tags.get(tags.POOL_SLOTS, 1)),
-            retries=policy.max_retries if policy else 0,
-            retry_delay_seconds=float(policy.delay or 0) if policy else 0.0,
-            backoff_multiplier=float(op_tags.get(tags.RETRY_MULTIPLIER, 1.0)),
-            max_retry_delay_seconds=float(op_tags.get(tags.RETRY_MAX_DELAY, 0.0)),
+            task_id=contract.op_name, job_file=contract.job_file, tenant_id=contract.tenant_id, job=contract.job,
+            source=contract.source, asset_keys=[list(k) for k in contract.asset_keys if AssetKey(list(k)) in keys],
+            pool=contract.pool, pool_slots=contract.pool_slots, retries=retry.max_retries,
+            retry_delay_seconds=retry.initial_delay_seconds, backoff_multiplier=retry.backoff_multiplier,
+            max_retry_delay_seconds=retry.max_delay_seconds, retryable_exit_codes=list(retry.retryable_exit_codes),
             upstream=sorted({defs.resolve_assets_def(dep).node_def.name for dep in assets_def.asset_deps.get(key, ())
                              if dep in keys and defs.resolve_assets_def(dep).node_def.name != op.name}),
         )
@@ -50,14 +44,10 @@ def _tasks(defs: Definitions, job) -> list[TaskSpec]:
 def compile_manifest(defs: Definitions, project: Project) -> Manifest:
     dags: list[DagSpec] = []
     scheduled_jobs: set[str] = set()
-    for schedule in defs.schedules:
-        scheduled_jobs.add(schedule.job.name)
-        dags.append(_dag(defs, schedule, "cron", cron=schedule.cron_schedule,
-                         timezone=schedule.execution_timezone or "UTC"))
-    for sensor in defs.sensors:
-        scheduled_jobs.add(sensor.job.name)
-        dags.append(_dag(defs, sensor, "interval", interval_seconds=sensor.minimum_interval_seconds))
-    for job in defs.jobs:
+    for trigger in [*(defs.schedules or []), *(defs.sensors or [])]:
+        scheduled_jobs.add(trigger.job.name)
+        dags.append(_dag(defs, trigger))
+    for job in defs.jobs or []:
         if job.name not in scheduled_jobs:
             dags.append(DagSpec(dag_id=job.name, kind="manual", description=job.description or job.name, paused=False,
                                 paused_reason="", max_active_runs=1, tags=dict(job.tags or {}), tasks=_tasks(defs, job)))
@@ -69,17 +59,15 @@ def compile_manifest(defs: Definitions, project: Project) -> Manifest:
                     job_patterns=patterns)
 
 
-def _dag(defs: Definitions, trigger, kind: str, **cadence) -> DagSpec:
-    owner = metadata_value(trigger, tags.OWNER, "dagster")
-    reason = metadata_value(trigger, tags.PAUSED_REASON, "") or ""
-    # In Airflow the schedule runs when Airflow owns it and it is enabled; Dagster's STOPPED reason tells why not.
-    enabled_here = owner == "airflow" and not reason.startswith("disabled")
-    airflow_reason = "" if enabled_here else (reason if reason.startswith("disabled") else "owned by dagster: defined "
-                                              "here but paused, so it never runs twice")
-    return DagSpec(dag_id=trigger.name, kind=kind, description=(trigger.description or trigger.name).split(". Stopped:")[0],
-                   paused=not enabled_here, paused_reason=airflow_reason,
-                   max_active_runs=int(metadata_value(trigger, tags.MAX_CONCURRENT_RUNS, 1)), tags=dict(trigger.tags or {}),
-                   tasks=_tasks(defs, trigger.job), owner=owner, **cadence)
+def _dag(defs: Definitions, trigger) -> DagSpec:
+    contract = trigger_contract(trigger)
+    reason = contract.paused_reason(OrchestratorType.AIRFLOW)
+    return DagSpec(dag_id=contract.name, kind=contract.kind, description=contract.description,
+                   paused=reason is not None, paused_reason=reason.value if reason else "",
+                   max_active_runs=contract.max_concurrent_runs, tags=dict(contract.tags), tasks=_tasks(defs, trigger.job),
+                   owner=contract.owner.value, cron=contract.cron, timezone=contract.timezone,
+                   interval_seconds=contract.effective_interval_seconds,
+                   configured_interval_seconds=contract.interval_seconds)
 
 
 def _inputs(project: Project) -> list[str]:

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from dativo_defs.config.bounded import FileTooLarge, NotRegularFile, read_bounde
 from dativo_defs.config.walk import bounded_glob
 from dativo_defs.config.yaml_loader import MAX_FILE_BYTES
 
-MANIFEST_VERSION = 2
+MANIFEST_VERSION = 3
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
 _CODE_DIRS = [Path(__file__).resolve().parent, Path(__file__).resolve().parents[1] / "dativo_defs"]
 
@@ -43,6 +44,7 @@ class TaskSpec:
     retry_delay_seconds: float
     backoff_multiplier: float
     max_retry_delay_seconds: float
+    retryable_exit_codes: list[int]
     upstream: list[str] = field(default_factory=list)
 
 
@@ -54,17 +56,18 @@ class DagSpec:
     kind: str  # "cron" | "interval" | "manual"
     description: str
     paused: bool
-    paused_reason: str
+    paused_reason: str  # a dativo_defs.contract.PausedReason value, "" when it runs on Airflow
     max_active_runs: int
     tags: dict[str, str]
     tasks: list[TaskSpec]
     cron: str | None = None
     timezone: str = "UTC"
-    interval_seconds: int | None = None
+    interval_seconds: int | None = None  # effective cadence (rounded to Dagster's sensor granularity)
+    configured_interval_seconds: int | None = None
     owner: str = "dagster"
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "DagSpec":
+    def from_dict(cls, data: dict[str, Any]) -> DagSpec:
         return cls(**{**data, "tasks": [TaskSpec(**t) for t in data["tasks"]]})
 
 
@@ -82,12 +85,12 @@ class Manifest:
         return json.dumps(asdict(self), indent=1, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "Manifest":
+    def from_json(cls, text: str) -> Manifest:
         data = json.loads(text)
         return cls(**{**data, "dags": [DagSpec.from_dict(d) for d in data["dags"]]})
 
 
-def fingerprint(inputs: list[str], variables: list[str], job_patterns: list[str] = ()) -> str:
+def fingerprint(inputs: list[str], variables: list[str], job_patterns: Sequence[str] = ()) -> str:
     """Hash of everything a manifest depends on. Cheap enough for every parse (small files, a few stats, one
     directory scan per job pattern)."""
     digest = hashlib.sha256(f"v{MANIFEST_VERSION}".encode())

@@ -1,20 +1,34 @@
-"""Render manifest DagSpecs as native Airflow 3 DAGs (airflow.sdk). One function instantiates operators."""
+"""Render manifest DagSpecs as native Airflow 3 DAGs (airflow.sdk). One function instantiates operators
+(modes.make_operator).
+
+- cron: DativoCronTimetable (Dagster's instants, DST included; never a tick due before switch-on/handover).
+- interval: DeltaTriggerTimetable at the effective interval (Dagster's sensor granularity, as the sensor).
+- retries: owned by Airflow in `in_process`/`subprocess` modes, with ExactCurveRetryPolicy (no jitter, no
+  rounding); owned by Dagster in `dagster` mode (retries=0 here).
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from airflow.sdk import DAG, CronTriggerTimetable, DeltaTriggerTimetable
+from airflow.sdk import DAG, DeltaTriggerTimetable
 
 from .manifest import DagSpec, TaskSpec
-from .modes import make_operator
+from .modes import airflow_owns_retries, make_operator
 from .settings import START_DATE, ExecutionMode
+from .timetable import DativoCronTimetable
+
+PAUSED_TEXT = {"disabled": "disabled in the runner file (enabled: false)",
+               "owned_elsewhere": "owned by dagster: defined here but paused, so it never runs twice"}
 
 
-def timetable(spec: DagSpec):
+def timetable(spec: DagSpec) -> Any:
     if spec.kind == "cron":
-        return CronTriggerTimetable(spec.cron, timezone=spec.timezone)
+        assert spec.cron is not None
+        return DativoCronTimetable(spec.cron, spec.timezone)
     if spec.kind == "interval":
+        assert spec.interval_seconds is not None
         return DeltaTriggerTimetable(timedelta(seconds=spec.interval_seconds))
     return None  # manual trigger only
 
@@ -26,22 +40,22 @@ def airflow_tags(spec: DagSpec) -> list[str]:
                    *(f"{k}:{v}" for k, v in spec.tags.items() if not k.startswith("dativo/"))})
 
 
-def retry_kwargs(task: TaskSpec) -> dict:
-    """Airflow 3.3: delay for try n is retry_delay * multiplier**(n-1) (plus Airflow's jitter), capped."""
-    kwargs: dict = {"retries": task.retries, "retry_delay": timedelta(seconds=task.retry_delay_seconds)}
-    if task.backoff_multiplier > 1:
-        kwargs["retry_exponential_backoff"] = task.backoff_multiplier
-    if task.max_retry_delay_seconds:
-        kwargs["max_retry_delay"] = timedelta(seconds=task.max_retry_delay_seconds)
-    return kwargs
+def retry_kwargs(task: TaskSpec, mode: ExecutionMode) -> dict[str, Any]:
+    """Airflow-side retries: the count and an exact-curve policy; none when Dagster owns the retries."""
+    if not airflow_owns_retries(mode):
+        return {"retries": 0}
+    from .retry import ExactCurveRetryPolicy
+
+    return {"retries": task.retries, "retry_delay": timedelta(seconds=task.retry_delay_seconds),
+            "max_retry_delay": timedelta(seconds=task.max_retry_delay_seconds),
+            "retry_policy": ExactCurveRetryPolicy(task)}
 
 
 def render_dag(spec: DagSpec, mode: ExecutionMode) -> DAG:
-    description = spec.description + (f" — paused: {spec.paused_reason}" if spec.paused else "")
-    # No start_date on cron DAGs: with one (in the past) and catchup=False, Airflow runs the latest *missed* cron
-    # tick as soon as the DAG appears unpaused — on deploy, and on a handover from Dagster, a tick Dagster already
-    # ran. Without it, CronTriggerTimetable (run_immediately=False) waits for the next tick, like a Dagster schedule.
-    start_date = None if spec.kind == "cron" else datetime.fromisoformat(START_DATE).replace(tzinfo=timezone.utc)
+    description = spec.description + (f" — paused: {PAUSED_TEXT.get(spec.paused_reason, spec.paused_reason)}"
+                                      if spec.paused else "")
+    # No start_date on cron DAGs: the timetable starts from "now" (see timetable.py).
+    start_date = None if spec.kind == "cron" else datetime.fromisoformat(START_DATE).replace(tzinfo=UTC)
     dag = DAG(
         dag_id=spec.dag_id, description=description[:1000], schedule=timetable(spec),
         start_date=start_date, catchup=False,
@@ -52,7 +66,7 @@ def render_dag(spec: DagSpec, mode: ExecutionMode) -> DAG:
     operators = {}
     for task in spec.tasks:
         operators[task.task_id] = make_operator(task, spec, mode, dag=dag, pool=task.pool, pool_slots=1,
-                                                owner=task.tenant_id, **retry_kwargs(task))
+                                                owner=task.tenant_id, **retry_kwargs(task, mode))
     for task in spec.tasks:
         for upstream in task.upstream:
             operators[upstream] >> operators[task.task_id]

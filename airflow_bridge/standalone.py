@@ -14,6 +14,7 @@ from pathlib import Path
 from dativo_defs.config.paths import dativo_home
 
 DAGS_FOLDER = Path(__file__).resolve().parent / "dags_folder"
+PLUGINS_FOLDER = Path(__file__).resolve().parent / "plugins_folder"  # registers dativo's timetable (plugin.py)
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -35,6 +36,7 @@ def airflow_env(port: int = 8080, home: Path | None = None) -> dict[str, str]:
         "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PLUGINS_FOLDER),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__HOST": "127.0.0.1",

@@ -11,12 +11,24 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from dagster import (AssetExecutionContext, AssetKey, AssetSpec, Backoff, Failure, MaterializeResult, MetadataValue,
-                     RetryPolicy, RetryRequested, TableColumn, TableSchema, multi_asset)
-from dagster import AssetsDefinition
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    AssetSpec,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    RetryPolicy,
+    RetryRequested,
+    TableColumn,
+    TableSchema,
+    multi_asset,
+)
 
 from . import tags
 from .config.loader import Job
+from .contract import OpContract, RetryCurve, as_metadata
 from .engine.context import ObjectResult, RunContext, RunResult, RunStatus
 
 
@@ -32,33 +44,49 @@ def job_tags(job: Job) -> dict[str, str]:
     return {tags.TENANT: job.tenant_id, tags.JOB: job.name, tags.SOURCE: job.config.source.type}
 
 
-def retry_policy(job: Job) -> RetryPolicy:
-    """Declares the policy (the bridge reads it); the delays themselves come from RetryRequested."""
-    retry = job.config.retry_config
-    return RetryPolicy(max_retries=retry.max_retries, delay=retry.initial_delay_seconds,
-                       backoff=Backoff.EXPONENTIAL if retry.backoff_multiplier > 1 else None)
+def retry_policy(job: Job) -> RetryPolicy | None:
+    """Dagster's RetryPolicy for errors raised outside `run_job` (e.g. a job file unreadable at run time).
+
+    Only a constant curve can be declared exactly (Dagster's Backoff.EXPONENTIAL is delay * (2**n - 1), not
+    initial * multiplier**(n-1)): with a multiplier or a cap below the first delay the declared policy would
+    wait differently from the documented curve, so none is declared and such errors fail the step; transient
+    engine failures are retried by RetryRequested with the exact curve (`_raise_for_failure`).
+    """
+    curve = RetryCurve.from_config(job.config.retry_config)
+    if curve.max_retries == 0 or len(set(curve.waits())) != 1:
+        return None
+    return RetryPolicy(max_retries=curve.max_retries, delay=curve.wait_before_retry(1))
 
 
-def build_job_assets(job: Job, pool_slots: int = 1) -> AssetsDefinition:
+def op_contract_for(job: Job, pool_slots: int = 1) -> OpContract:
+    """Everything the Airflow bridge needs about this job's op, as one typed value."""
+    return OpContract(op_name=op_name(job), tenant_id=job.tenant_id, job=job.name, source=job.config.source.type,
+                      job_file=str(job.file), asset_keys=tuple(tuple(asset_key(job, obj).path) for obj in job.objects),
+                      pool=tags.tenant_pool(job.tenant_id), pool_slots=pool_slots,
+                      retry=RetryCurve.from_config(job.config.retry_config), tags=job_tags(job))
+
+
+def build_job_assets(job: Job, pool_slots: int = 1, dagster_retries: bool = True) -> AssetsDefinition:
+    """`dagster_retries=False` (an Airflow task materializing in-process owns the retries): no RetryPolicy, and
+    the run tag `dativo/retries_owner=airflow` turns RetryRequested off, so exactly one side retries."""
     cfg = job.config
     contract = job.contract
     owners = contract.all_owners() if contract else []
-    retry = cfg.retry_config
+    seam = as_metadata(op_contract_for(job, pool_slots))
     specs = [
         AssetSpec(
             key=asset_key(job, obj), group_name=job.tenant_id, kinds={cfg.source.type, cfg.target.type},
             tags=job_tags(job), owners=owners or None,
             description=cfg.description or f"{cfg.source.type} → {cfg.target.type}: {obj} of tenant {job.tenant_id}",
-            metadata={"dativo/job_file": str(job.file)},
+            metadata={tags.JOB_FILE: str(job.file), **seam},
         )
         for obj in job.objects
     ]
 
     @multi_asset(
-        name=op_name(job), specs=specs, pool=tags.tenant_pool(job.tenant_id), retry_policy=retry_policy(job),
-        op_tags={**job_tags(job), tags.RETRY_MULTIPLIER: str(retry.backoff_multiplier),
-                 tags.RETRY_MAX_DELAY: str(retry.max_delay_seconds), tags.JOB_FILE: str(job.file),
-                 tags.POOL_SLOTS: str(pool_slots)},
+        name=op_name(job), specs=specs, pool=tags.tenant_pool(job.tenant_id),
+        retry_policy=retry_policy(job) if dagster_retries else None,
+        op_tags=job_tags(job),
     )
     def _materialize(context) -> Iterator[MaterializeResult]:  # no annotation: postponed annotations confuse dagster
         from .engine.runner import run_job  # imported at run time: keeps code-location loads light
@@ -122,10 +150,10 @@ def materialization_metadata(result: RunResult, obj: ObjectResult) -> dict[str, 
     }
 
 
-def assets_for_job_file(job_file: Path) -> AssetsDefinition:
+def assets_for_job_file(job_file: Path, dagster_retries: bool = True) -> AssetsDefinition:
     """The Dagster assets of one job file (what an Airflow task materializes), without building the others."""
     from .config.loader import load_job, load_runner
     from .config.paths import runner_config_path
 
     runner = load_runner(runner_config_path())
-    return build_job_assets(load_job(job_file), runner.orchestrator.concurrency_per_tenant)
+    return build_job_assets(load_job(job_file), runner.orchestrator.concurrency_per_tenant, dagster_retries)

@@ -40,7 +40,6 @@ def validate(runner_config: Path | None) -> None:
     from .acceptance import accept
     from .config.loader import load_project
     from .config.report import schedule_table
-
     from .config.warnings import job_warnings
 
     project = accept(load_project(select_runner(runner_config)))
@@ -50,6 +49,10 @@ def validate(runner_config: Path | None) -> None:
     for job in jobs.values():
         for warning in job_warnings(job):
             click.echo(f"WARNING {warning}", err=True)
+    for entry in project.scheduled:
+        warning = entry.schedule.cadence_warning()
+        if warning:
+            click.echo(f"WARNING {project.runner_file}: schedule {entry.schedule.name!r}: {warning}", err=True)
     _print_issues(project.issues)
     if not project.ok:
         broken = f" ({len(project.broken_schedules)} schedule(s) not loaded: {', '.join(project.broken_schedules)})" \

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from dagster import Definitions, define_asset_job
+from dagster import Definitions, ScheduleDefinition, SensorDefinition, define_asset_job
 
 from .acceptance import accept
 from .assets import asset_key, build_job_assets, job_tags, op_name
@@ -39,8 +39,8 @@ def build_definitions(project: Project) -> Definitions:
         )
     triggers = [build_trigger(entry, asset_jobs[entry.job.file]) for entry in project.scheduled]
     return Definitions(assets=assets, jobs=list(asset_jobs.values()),
-                       schedules=[t for t in triggers if hasattr(t, "cron_schedule")],
-                       sensors=[t for t in triggers if not hasattr(t, "cron_schedule")])
+                       schedules=[t for t in triggers if isinstance(t, ScheduleDefinition)],
+                       sensors=[t for t in triggers if isinstance(t, SensorDefinition)])
 
 
 def load_definitions(runner_file: Path | None = None) -> Definitions:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import random
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from .config.paths import dativo_home
 
 SAMPLE_ROWS = {"customers": 500, "products": 120, "invoices": 2_000}
-_EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def sample_db_path() -> Path:

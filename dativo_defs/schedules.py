@@ -1,19 +1,30 @@
 """Schedules (cron) and interval sensors from the runner file, with ownership and per-schedule run limits.
 
-Every attribute a schedule has in YAML is present on the Dagster object (the Airflow bridge reads them
-from here): cron, timezone, enabled/owner via default status, max_concurrent_runs and interval as tags.
+Every attribute a schedule has in YAML is on the Dagster object as one typed value, the TriggerContract
+(`dativo/contract` metadata, see contract.py), which the Airflow bridge reads. Interval sensors run at the
+effective interval (rounded up to Dagster's sensor granularity), the same cadence Airflow gets.
 """
 
 from __future__ import annotations
 
-from dagster import (DefaultScheduleStatus, DefaultSensorStatus, RunRequest, RunsFilter, ScheduleDefinition,
-                     ScheduleEvaluationContext, SensorDefinition, SensorEvaluationContext, SkipReason)
-from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES, DagsterRunStatus
+from dagster import (
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
+    RunRequest,
+    RunsFilter,
+    ScheduleDefinition,
+    ScheduleEvaluationContext,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SkipReason,
+)
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES, DagsterRunStatus
 
 from . import tags
 from .config.loader import ScheduledJob
 from .config.runner import OrchestratorType
+from .contract import TriggerContract, as_metadata, explain_reason
 
 ACTIVE_STATUSES = [*IN_PROGRESS_RUN_STATUSES, DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED]
 
@@ -24,21 +35,21 @@ def run_tags(entry: ScheduledJob) -> dict[str, str]:
     return {**entry.schedule.tags, tags.TENANT: job.tenant_id, tags.JOB: job.name, tags.SCHEDULE: entry.schedule.name}
 
 
-def paused_reason(entry: ScheduledJob) -> str | None:
-    """Why Dagster must not fire this schedule, or None when it runs here."""
-    if not entry.schedule.enabled:  # first: a disabled schedule must stay paused on every orchestrator
-        return "disabled in the runner file (enabled: false)"
-    if entry.owner is not OrchestratorType.DAGSTER:
-        return f"owned by {entry.owner.value}: defined here but stopped, so it never runs twice"
-    return None
-
-
-def _describe(entry: ScheduledJob) -> str:
+def trigger_contract_for(entry: ScheduledJob) -> TriggerContract:
     s = entry.schedule
-    cadence = f"cron '{s.cron}' in {s.timezone}" if s.cron else f"every {s.interval_seconds}s"
-    reason = paused_reason(entry)
-    return (f"{entry.job.tenant_id}/{entry.job.name}: {cadence}, at most {s.max_concurrent_runs} run(s) at once"
-            + (f". Stopped: {reason}" if reason else ""))
+    cadence = f"cron '{s.cron}' in {s.timezone}" if s.cron else f"every {s.effective_interval_seconds}s"
+    return TriggerContract(
+        name=s.name, kind="cron" if s.cron else "interval", cron=s.cron, timezone=s.timezone,
+        interval_seconds=s.interval_seconds, effective_interval_seconds=s.effective_interval_seconds,
+        owner=entry.owner, enabled=s.enabled, max_concurrent_runs=s.max_concurrent_runs, tags=run_tags(entry),
+        job_file=str(entry.job.file),
+        description=f"{entry.job.tenant_id}/{entry.job.name}: {cadence}, at most {s.max_concurrent_runs} run(s) at once",
+    )
+
+
+def _describe(contract: TriggerContract) -> str:
+    reason = contract.paused_reason(OrchestratorType.DAGSTER)
+    return contract.description + (f". Stopped: {explain_reason(reason, contract)}" if reason else "")
 
 
 def _request(entry: ScheduledJob, instance, key: str | None = None) -> RunRequest | SkipReason:
@@ -50,26 +61,25 @@ def _request(entry: ScheduledJob, instance, key: str | None = None) -> RunReques
 
 
 def build_trigger(entry: ScheduledJob, job: UnresolvedAssetJobDefinition) -> ScheduleDefinition | SensorDefinition:
-    s = entry.schedule
-    running = paused_reason(entry) is None
-    metadata = {tags.OWNER: entry.owner.value, tags.MAX_CONCURRENT_RUNS: s.max_concurrent_runs,
-                tags.JOB_FILE: str(entry.job.file), tags.PAUSED_REASON: paused_reason(entry) or ""}
-    if s.cron:
+    contract = trigger_contract_for(entry)
+    running = contract.runs_on(OrchestratorType.DAGSTER)
+    metadata = as_metadata(contract)
+    if contract.kind == "cron":
         def evaluate_schedule(context: ScheduleEvaluationContext):
             return _request(entry, context.instance)
 
         return ScheduleDefinition(
-            name=s.name, cron_schedule=s.cron, execution_timezone=s.timezone, job=job, execution_fn=evaluate_schedule,
+            name=contract.name, cron_schedule=contract.cron, execution_timezone=contract.timezone, job=job,
+            execution_fn=evaluate_schedule,
             default_status=DefaultScheduleStatus.RUNNING if running else DefaultScheduleStatus.STOPPED,
-            description=_describe(entry), tags=run_tags(entry), metadata=metadata,
+            description=_describe(contract), tags=run_tags(entry), metadata=metadata,
         )
 
     def evaluate_sensor(context: SensorEvaluationContext):
         return _request(entry, context.instance)
 
     return SensorDefinition(
-        name=s.name, evaluation_fn=evaluate_sensor, minimum_interval_seconds=s.interval_seconds, job=job,
-        default_status=DefaultSensorStatus.RUNNING if running else DefaultSensorStatus.STOPPED,
-        description=_describe(entry), tags=run_tags(entry),
-        metadata={**metadata, tags.INTERVAL_SECONDS: s.interval_seconds},
+        name=contract.name, evaluation_fn=evaluate_sensor, minimum_interval_seconds=contract.effective_interval_seconds,
+        job=job, default_status=DefaultSensorStatus.RUNNING if running else DefaultSensorStatus.STOPPED,
+        description=_describe(contract), tags=run_tags(entry), metadata=metadata,
     )

@@ -67,3 +67,17 @@ def test_a_local_glob_matching_nothing_is_a_warning(example_project):
     assert result.returncode == 0, result.stderr
     assert f"WARNING {orders}: source.files[0].path 'dta/orders*.csv' matches no file now" in result.stderr
     assert "globex" not in result.stderr  # the matching globs are not reported
+
+
+def test_an_interval_off_dagsters_sensor_granularity_is_rounded_with_a_warning(example_project, dativo_home):
+    runner = example_project / "configs/runner.yaml"
+    runner.write_text(runner.read_text().replace("interval_seconds: 30", "interval_seconds: 7"))
+    result = _validate(env_runner=runner)
+    assert result.returncode == 0, result.stderr
+    assert (f"WARNING {runner}: schedule 'globex_events': interval_seconds 7 is not a multiple of Dagster's 5 s "
+            "sensor loop: both orchestrators run it every 10 s") in result.stderr
+    env = {**os.environ, "DATIVO_RUNNER_CONFIG": str(runner), "DATIVO_HOME": str(dativo_home)}
+    explain = subprocess.run([DATIVO, "explain"], capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+    assert explain.returncode == 0, explain.stdout[-2000:] + explain.stderr[-2000:]
+    rows = [line.split() for line in explain.stdout.splitlines() if line.startswith("globex_events")]
+    assert ["globex_events", "effective", "interval", "every", "10s", "every", "10s", "ok"] in rows

@@ -1,21 +1,33 @@
-"""Execution modes: one module each, chosen per deployment with DATIVO_AIRFLOW_MODE (see settings.py)."""
+"""Execution modes, as cosmos does them: the ExecutionMode enum (settings.py), one module per mode, and this
+builder table. A mode module provides `build(task, spec, **airflow_kwargs)` (the one place that instantiates
+its operator) and `AIRFLOW_OWNS_RETRIES`: exactly one side retries, the other never adds its own.
+A new mode = an enum value, a module here, a row below and tests/airflow/test_mode_<mode>.py.
+"""
 
 from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any
 
 from ..manifest import DagSpec, TaskSpec
 from ..settings import ExecutionMode
 
+BUILDERS: dict[ExecutionMode, str] = {
+    ExecutionMode.IN_PROCESS: "airflow_bridge.modes.in_process",
+    ExecutionMode.SUBPROCESS: "airflow_bridge.modes.subprocess",
+    ExecutionMode.DAGSTER: "airflow_bridge.modes.dagster",
+}
 
-def make_operator(task: TaskSpec, spec: DagSpec, mode: ExecutionMode, **airflow_kwargs):
-    """The one place that instantiates operators."""
-    if mode is ExecutionMode.DAGSTER:
-        from .dagster import DativoDagsterOperator
 
-        return DativoDagsterOperator(task_id=task.task_id, asset_key_paths=[list(k) for k in task.asset_keys],
-                                     **airflow_kwargs)
-    from airflow.providers.standard.operators.python import PythonOperator
+def mode_module(mode: ExecutionMode) -> ModuleType:
+    return importlib.import_module(BUILDERS[mode])
 
-    from .runtime import run_task
 
-    return PythonOperator(task_id=task.task_id, python_callable=run_task,
-                          op_kwargs={"job_file": task.job_file, "mode": mode.value}, **airflow_kwargs)
+def airflow_owns_retries(mode: ExecutionMode) -> bool:
+    return bool(mode_module(mode).AIRFLOW_OWNS_RETRIES)
+
+
+def make_operator(task: TaskSpec, spec: DagSpec, mode: ExecutionMode, **airflow_kwargs: Any) -> Any:
+    """The one place that instantiates operators (through the mode's builder)."""
+    return mode_module(mode).build(task, spec, **airflow_kwargs)

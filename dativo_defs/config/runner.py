@@ -12,6 +12,16 @@ from .base import AIRFLOW_TAG_MAX, MAX_DB_INT, SafeName, StrictModel, Timezone, 
 from .cadence import normalize_cron
 
 
+# Dagster's sensor daemon evaluates sensors on a 5 s loop, so an interval sensor can only tick on multiples of it
+# (a 7 s interval ticks every 10 s). Both orchestrators honour the interval rounded up to this granularity.
+SENSOR_GRANULARITY_SECONDS = 5
+
+
+def effective_interval(seconds: int) -> int:
+    """The cadence both orchestrators honour for `interval_seconds`: rounded up to Dagster's sensor granularity."""
+    return -(-seconds // SENSOR_GRANULARITY_SECONDS) * SENSOR_GRANULARITY_SECONDS
+
+
 class RunnerMode(str, Enum):
     ORCHESTRATED = "orchestrated"
     ONESHOT = "oneshot"
@@ -57,6 +67,19 @@ class Schedule(StrictModel):
     @classmethod
     def _representable(cls, value: int | None) -> int | None:
         return check_seconds(value)  # Airflow's DeltaTriggerTimetable needs a timedelta
+
+    @property
+    def effective_interval_seconds(self) -> int | None:
+        return None if self.interval_seconds is None else effective_interval(self.interval_seconds)
+
+    def cadence_warning(self) -> str | None:
+        """Set when the configured interval is rounded (validate prints it; explain shows the effective cadence)."""
+        effective = self.effective_interval_seconds
+        if effective is None or effective == self.interval_seconds:
+            return None
+        return (f"interval_seconds {self.interval_seconds} is not a multiple of Dagster's {SENSOR_GRANULARITY_SECONDS} s "
+                f"sensor loop: both orchestrators run it every {effective} s (set a multiple of "
+                f"{SENSOR_GRANULARITY_SECONDS} to silence this)")
 
     @model_validator(mode="after")
     def _cron_xor_interval(self) -> "Schedule":

@@ -100,8 +100,8 @@ dags = {}
 for dag in bag.dags.values():
     tt = dag.timetable
     dags[dag.dag_id] = dict(
-        dag_id=dag.dag_id, timetable=type(tt).__name__, expression=getattr(tt, "expression", None),
-        timezone=str(getattr(tt, "timezone", None)) if hasattr(tt, "timezone") else None,
+        dag_id=dag.dag_id, timetable=type(tt).__name__, expression=getattr(tt, "cron", None),
+        timezone=getattr(tt, "timezone_name", None),
         delta=seconds(getattr(tt, "delta", None)), is_paused_upon_creation=dag.is_paused_upon_creation,
         max_active_runs=dag.max_active_runs, catchup=dag.catchup, tags=sorted(dag.tags),
         description=dag.description, fileloc=dag.fileloc,
@@ -109,6 +109,8 @@ for dag in bag.dags.values():
                                retries=t.retries, retry_delay=seconds(t.retry_delay),
                                retry_exponential_backoff=t.retry_exponential_backoff,
                                max_retry_delay=seconds(t.max_retry_delay), owner=t.owner,
+                               retry_waits=[seconds(t.retry_policy.evaluate(RuntimeError(), n, t.retries + 1).retry_delay)
+                                            for n in range(1, t.retries + 1)] if t.retry_policy else None,
                                upstream=sorted(t.upstream_task_ids))
                for t in dag.tasks},
     )

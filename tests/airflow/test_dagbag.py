@@ -8,6 +8,7 @@ from dagster import DefaultScheduleStatus, DefaultSensorStatus
 
 from dativo_defs import tags
 from dativo_defs.config.loader import load_project
+from dativo_defs.contract import op_contract, trigger_contract
 from dativo_defs.definitions import build_definitions
 from tests.airflow.helpers import DAGBAG_SUMMARY, AirflowEnv, add_schedules, make_airflow_env
 
@@ -29,11 +30,6 @@ def defs(loaded, monkeypatch):
     monkeypatch.setenv("DATIVO_RUNNER_CONFIG", str(env.runner))
     monkeypatch.setenv("DATIVO_HOME", str(env.dativo_home))
     return build_definitions(load_project(env.runner))
-
-
-def _meta(definition, key):
-    value = definition.metadata[key]
-    return getattr(value, "value", getattr(value, "text", value))
 
 
 def test_dags_file_loads_without_errors(loaded):
@@ -63,38 +59,36 @@ def test_catchup_off_and_only_the_airflow_owned_dag_runs(loaded):
 
 
 def _expected_task(defs, op) -> dict:
-    policy = op.retry_policy
-    multiplier = float(op.tags[tags.RETRY_MULTIPLIER])
-    max_delay = float(op.tags[tags.RETRY_MAX_DELAY])
-    return dict(task_id=op.name, pool=op.pool, retries=policy.max_retries, retry_delay=float(policy.delay),
-                retry_exponential_backoff=multiplier if multiplier > 1 else 0,
-                max_retry_delay=max_delay if max_delay > 0 else None, owner=op.tags[tags.TENANT])
+    retry = op.retry
+    return dict(task_id=op.op_name, pool=op.pool, retries=retry.max_retries, retry_delay=retry.initial_delay_seconds,
+                max_retry_delay=retry.max_delay_seconds, owner=op.tenant_id,
+                retry_waits=retry.waits())  # exact: the job's curve, no jitter, no rounding
 
 
 def _ops(defs, job_name: str):
-    """The asset ops a Dagster job materializes, via defs.resolve_assets_def(key).node_def."""
+    """The asset ops a Dagster job materializes (their contracts), via defs.resolve_assets_def(key)."""
     keys = defs.resolve_job_def(job_name).asset_layer.executable_asset_keys
-    return {defs.resolve_assets_def(key).node_def.name: defs.resolve_assets_def(key).node_def for key in keys}
+    return {defs.resolve_assets_def(key).node_def.name: op_contract(defs.resolve_assets_def(key)) for key in keys}
 
 
 def _check_trigger(defs, trigger, dag: dict, running_in_dagster: bool) -> None:
-    owner = _meta(trigger, tags.OWNER)
-    enabled = not _meta(trigger, tags.PAUSED_REASON).startswith("disabled")
+    contract = trigger_contract(trigger)
+    owner, enabled = contract.owner.value, contract.enabled
     assert dag["is_paused_upon_creation"] is (not (owner == "airflow" and enabled)), trigger.name
     assert not (running_in_dagster and not dag["is_paused_upon_creation"]), f"{trigger.name} would run twice"
-    assert dag["max_active_runs"] == _meta(trigger, tags.MAX_CONCURRENT_RUNS)
-    assert dag["description"].startswith(trigger.description.split(". Stopped:")[0])
+    assert dag["max_active_runs"] == contract.max_concurrent_runs
+    assert dag["description"].startswith(contract.description)
 
     ops = _ops(defs, trigger.job.name)
     assert set(dag["tasks"]) == set(ops)
     expected_tags = {f"{k}:{v}" for k, v in trigger.tags.items() if not k.startswith("dativo/")}
     expected_tags |= {f"tenant:{trigger.tags[tags.TENANT]}"}
-    expected_tags |= {f"source:{op.tags[tags.SOURCE]}" for op in ops.values()}
+    expected_tags |= {f"source:{op.source}" for op in ops.values()}
     assert set(dag["tags"]) == expected_tags
     for name, op in ops.items():
         task = dag["tasks"][name]
         assert {k: task[k] for k in _expected_task(defs, op)} == _expected_task(defs, op)
-        assert task["pool"] == tags.tenant_pool(op.tags[tags.TENANT]) and task["pool_slots"] == 1
+        assert task["pool"] == tags.tenant_pool(op.tenant_id) and task["pool_slots"] == 1
 
 
 def test_parity_with_dagster_definitions(loaded, defs):
@@ -112,7 +106,7 @@ def test_parity_with_dagster_definitions(loaded, defs):
             assert {k: task[k] for k in _expected_task(defs, op)} == _expected_task(defs, op)
     for schedule in defs.schedules:
         dag = dags[schedule.name]
-        assert dag["timetable"] == "CronTriggerTimetable"
+        assert dag["timetable"] == "DativoCronTimetable"
         assert dag["expression"] == schedule.cron_schedule
         assert dag["timezone"] == (schedule.execution_timezone or "UTC")
         _check_trigger(defs, schedule, dag, schedule.default_status is DefaultScheduleStatus.RUNNING)
@@ -132,7 +126,8 @@ def test_example_values_spelled_out(loaded):
     assert orders["tags"] == ["source:csv", "team:sales", "tenant:acme"]
     assert orders["tasks"]["acme__orders"] == dict(
         task_id="acme__orders", operator="PythonOperator", pool="dativo_tenant_acme", pool_slots=1, retries=2,
-        retry_delay=1.0, retry_exponential_backoff=3.0, max_retry_delay=10.0, owner="acme", upstream=[])
+        retry_delay=1.0, retry_exponential_backoff=0, max_retry_delay=10.0, owner="acme", upstream=[],
+        retry_waits=[1.0, 3.0])  # initial 1 s, multiplier 3, max 10 s: exactly the curve
     assert (dags["globex_events"]["delta"], dags["globex_events"]["max_active_runs"]) == (30, 2)
     assert dags["acme_customers"]["tags"] == ["pii:true", "source:sqlite", "tenant:acme"]
     catalog = dags["globex_catalog_daily"]

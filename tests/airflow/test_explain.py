@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 from dativo_defs.config.loader import load_project
@@ -37,7 +38,30 @@ def test_drift_is_reported(example_project, dativo_home):
     dags["globex_events"].max_active_runs = 5
     dags["acme_customers"].is_paused_upon_creation = False  # would run in both orchestrators
     bad = {(r.schedule, r.attribute) for r in explain(defs, dags) if not r.ok}
-    assert bad == {("acme_orders_hourly", "retries"), ("globex_events", "max runs"), ("acme_customers", "runs in")}
+    assert bad == {("acme_orders_hourly", "retries"), ("acme_orders_hourly", "retry waits s"),
+                   ("globex_events", "max runs"), ("acme_customers", "runs in")}
+
+
+def test_behaviour_drift_is_reported_with_the_exit_code(example_project, dativo_home):
+    """Same static attributes, different behaviour: Airflow's own CronTriggerTimetable (fires the 02:30 tick of
+    Berlin's spring-forward day 30 min after Dagster) and Airflow's jittered backoff instead of the exact policy."""
+    from airflow.timetables.trigger import CronTriggerTimetable
+
+    runner = example_project / "configs/runner.yaml"
+    runner.write_text(runner.read_text().replace('cron: "30 2 * * *"', 'cron: "30 2 * * *"\n        timezone: Europe/Berlin'))
+    defs, dags, _ = _sides(example_project)
+    start = datetime(2026, 3, 27, tzinfo=timezone.utc)  # Berlin springs forward on 2026-03-29
+    assert [r for r in explain(defs, dags, start=start) if not r.ok] == []
+    dags["initech_invoices_nightly"].timetable = CronTriggerTimetable("30 2 * * *", timezone="Europe/Berlin")
+    dags["acme_orders_hourly"].tasks[0].retry_policy = None
+    rows = explain(defs, dags, start=start)
+    assert {(r.schedule, r.attribute) for r in rows if not r.ok} == {
+        ("initech_invoices_nightly", "next 6 fires"), ("acme_orders_hourly", "retry waits s")}
+    fires = next(r for r in rows if r.attribute == "next 6 fires" and not r.ok)
+    assert "2026-03-29T01:00:00+00:00" in fires.dagster and "2026-03-29T01:30:00+00:00" in fires.airflow
+    cli = subprocess.run([str(Path(sys.executable).parent / "dativo"), "explain", "--from", start.isoformat()],
+                         capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 0 and "0 mismatch(es) in 7 DAG(s)" in cli.stdout, cli.stdout[-2000:] + cli.stderr[-2000:]
 
 
 def test_live_pools_and_pause_state_are_compared(example_project, dativo_home):

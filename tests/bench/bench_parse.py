@@ -19,22 +19,33 @@ from tests.bench.bench_defs import generated_project
 
 REPO = Path(__file__).resolve().parents[2]
 
+# The same DAGs written by hand, with the same behaviour: Dagster's cron instants (the plugin-registered
+# timetable) and an exact-wait retry policy. (Before issue 11 the floor used CronTriggerTimetable and
+# retry_exponential_backoff, which behave differently.)
 FLOOR_HEADER = """
 from datetime import datetime, timedelta, timezone
-from airflow.sdk import DAG, CronTriggerTimetable, DeltaTriggerTimetable
+from airflow.sdk import DAG, DeltaTriggerTimetable
+from airflow.sdk.definitions.retry_policy import RetryDecision, RetryPolicy
 from airflow.providers.standard.operators.python import PythonOperator
+from airflow_bridge.timetable import DativoCronTimetable
 
-def run(job_file, mode, **context):
+class Exact(RetryPolicy):
+    def __init__(self, initial, multiplier, cap):
+        self.initial, self.multiplier, self.cap = initial, multiplier, cap
+    def evaluate(self, exception, try_number, max_tries, context=None):
+        return RetryDecision.retry(timedelta(seconds=min(self.initial * self.multiplier ** (try_number - 1), self.cap)))
+
+def run(job_file, **context):
     pass
 
 def make(i, tenant, cron):
-    dag = DAG(dag_id=f"s{i}", schedule=CronTriggerTimetable("0 * * * *", timezone="UTC") if cron
-              else DeltaTriggerTimetable(timedelta(seconds=30)), start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    dag = DAG(dag_id=f"s{i}", schedule=DativoCronTimetable("0 * * * *", "UTC") if cron
+              else DeltaTriggerTimetable(timedelta(seconds=30)), start_date=None if cron else datetime(2026, 1, 1, tzinfo=timezone.utc),
               catchup=False, max_active_runs=1, is_paused_upon_creation=True, tags=[f"tenant:t{tenant}", "source:csv"],
               description=f"t{tenant}/j{i}", auto_register=False)
-    PythonOperator(task_id=f"t{tenant}__j{i}", python_callable=run, op_kwargs={"job_file": f"j{i}.yaml", "mode": "in_process"},
+    PythonOperator(task_id=f"t{tenant}__j{i}", python_callable=run, op_kwargs={"job_file": f"j{i}.yaml"},
                    dag=dag, pool=f"dativo_tenant_t{tenant}", pool_slots=1, owner=f"t{tenant}", retries=2,
-                   retry_delay=timedelta(seconds=1), retry_exponential_backoff=2.0, max_retry_delay=timedelta(seconds=300))
+                   retry_delay=timedelta(seconds=1), max_retry_delay=timedelta(seconds=300), retry_policy=Exact(1, 2.0, 300))
     globals()[f"s{i}"] = dag
 """
 

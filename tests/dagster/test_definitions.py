@@ -12,6 +12,7 @@ from dagster._core.test_utils import create_run_for_test, instance_for_test
 from dagster._core.storage.dagster_run import DagsterRunStatus
 
 from dativo_defs.config.loader import load_project
+from dativo_defs.contract import trigger_contract
 from dativo_defs.definitions import build_definitions
 from tests.conftest import REPO
 
@@ -33,7 +34,8 @@ def test_example_definitions_carry_every_schedule_attribute(example_project):
     assert defs.get_schedule_def("initech_invoices_nightly").default_status is DefaultScheduleStatus.STOPPED
     events = defs.get_sensor_def("globex_events")
     assert events.minimum_interval_seconds == 30 and events.default_status is DefaultSensorStatus.RUNNING
-    assert events.metadata["dativo/max_concurrent_runs"].value == 2
+    contract = trigger_contract(events)
+    assert (contract.max_concurrent_runs, contract.owner.value, contract.enabled) == (2, "dagster", True)
     assets = defs.resolve_all_asset_specs()
     keys = {spec.key for spec in assets}
     assert AssetKey(["globex", "catalog", "eur_invoices"]) in keys and len(keys) == 8

@@ -72,6 +72,9 @@ def base_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATIVO_", "DAGSTER_", "AIRFLOW_"))}
     env["PATH"] = f"{VENV_BIN}:{env.get('PATH', '/usr/bin:/bin')}"
     env["PYTHONPATH"] = str(REPO)
+    # dativo's Airflow plugin (its cron timetable), also registered by the `airflow.plugins` entry point once
+    # the package is installed; Airflow skips the second registration
+    env["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(REPO / "airflow_bridge" / "plugins_folder")
     env.update(extra)
     return env
 

@@ -1,0 +1,136 @@
+"""The typed contract across the Dagster -> bridge seam.
+
+Every asset op and every schedule/sensor of dativo_defs carries one frozen model as ONE JSON metadata value
+(key `dativo/contract`), in the spirit of dagster-sling keeping its whole config as one metadata value. The
+Airflow bridge and `dativo explain` read it back through `op_contract` / `trigger_contract` below and nowhere
+else. Human-readable text (descriptions, paused reasons as sentences) is derived from these fields for display
+only; no code decides anything by reading English.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from .config.job import RetryConfig
+from .config.runner import OrchestratorType
+
+CONTRACT_KEY = "dativo/contract"
+CONTRACT_VERSION = 1
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PausedReason(str, Enum):
+    """Why an orchestrator must not fire a trigger (None on the side that runs it)."""
+
+    DISABLED = "disabled"  # enabled: false in the runner file: paused everywhere
+    OWNED_ELSEWHERE = "owned_elsewhere"  # the other orchestrator owns it
+
+
+class RetryCurve(_Frozen):
+    """Retry n (1-based) waits min(initial * multiplier**(n-1), max_delay) seconds, exactly (no jitter)."""
+
+    max_retries: int
+    initial_delay_seconds: float
+    backoff_multiplier: float
+    max_delay_seconds: float
+    retryable_exit_codes: tuple[int, ...]
+
+    @classmethod
+    def from_config(cls, retry: RetryConfig) -> RetryCurve:
+        return cls(max_retries=retry.max_retries, initial_delay_seconds=retry.initial_delay_seconds,
+                   backoff_multiplier=retry.backoff_multiplier, max_delay_seconds=retry.max_delay_seconds,
+                   retryable_exit_codes=tuple(retry.retryable_exit_codes))
+
+    def wait_before_retry(self, retry_number: int) -> float:
+        """Seconds before retry `retry_number` (1 = first retry): RetryConfig.delay_before_retry, the one formula."""
+        return RetryConfig.model_construct(initial_delay_seconds=self.initial_delay_seconds,
+                                           backoff_multiplier=self.backoff_multiplier,
+                                           max_delay_seconds=self.max_delay_seconds).delay_before_retry(retry_number)
+
+    def waits(self) -> list[float]:
+        return [self.wait_before_retry(n) for n in range(1, self.max_retries + 1)]
+
+
+class OpContract(_Frozen):
+    """One asset op (= one dativo job = one Airflow task)."""
+
+    version: Literal[1] = 1  # CONTRACT_VERSION
+    op_name: str
+    tenant_id: str
+    job: str
+    source: str
+    job_file: str
+    asset_keys: tuple[tuple[str, ...], ...]
+    pool: str
+    pool_slots: int
+    retry: RetryCurve
+    tags: dict[str, str]
+
+
+class TriggerContract(_Frozen):
+    """One schedule (cron) or sensor (interval)."""
+
+    version: Literal[1] = 1  # CONTRACT_VERSION
+    name: str
+    kind: Literal["cron", "interval"]
+    cron: str | None = None
+    timezone: str = "UTC"
+    interval_seconds: int | None = None  # as configured
+    effective_interval_seconds: int | None = None  # what both orchestrators honour (Dagster's sensor granularity)
+    owner: OrchestratorType
+    enabled: bool
+    max_concurrent_runs: int
+    tags: dict[str, str]
+    job_file: str
+    description: str  # display only
+
+    def paused_reason(self, orchestrator: OrchestratorType) -> PausedReason | None:
+        """Why `orchestrator` must not fire this trigger, or None when it runs there (at most one side)."""
+        if not self.enabled:  # first: a disabled trigger stays paused on every orchestrator
+            return PausedReason.DISABLED
+        if self.owner is not orchestrator:
+            return PausedReason.OWNED_ELSEWHERE
+        return None
+
+    def runs_on(self, orchestrator: OrchestratorType) -> bool:
+        return self.paused_reason(orchestrator) is None
+
+
+def explain_reason(reason: PausedReason | None, trigger: TriggerContract) -> str:
+    """The human sentence for a paused reason (display only; never parsed)."""
+    if reason is PausedReason.DISABLED:
+        return "disabled in the runner file (enabled: false)"
+    if reason is PausedReason.OWNED_ELSEWHERE:
+        return f"owned by {trigger.owner.value}: defined here but stopped, so it never runs twice"
+    return ""
+
+
+def as_metadata(model: _Frozen) -> dict[str, Any]:
+    """The one metadata entry carrying `model` (a Dagster JSON metadata value)."""
+    from dagster import MetadataValue
+
+    return {CONTRACT_KEY: MetadataValue.json(model.model_dump(mode="json"))}
+
+
+def _payload(metadata: Any, owner: str) -> Any:
+    value = (metadata or {}).get(CONTRACT_KEY)
+    if value is None:
+        raise KeyError(f"{owner} has no {CONTRACT_KEY} metadata: not built by dativo_defs")
+    return getattr(value, "data", value)
+
+
+def op_contract(assets_def: Any) -> OpContract:
+    """The contract of a multi-asset (every spec of the op carries the same one)."""
+    spec = next(iter(assets_def.specs))
+    return OpContract.model_validate(_payload(spec.metadata, assets_def.node_def.name))
+
+
+def trigger_contract(trigger: Any) -> TriggerContract:
+    """The contract of a ScheduleDefinition or SensorDefinition."""
+    return TriggerContract.model_validate(_payload(trigger.metadata, trigger.name))
