@@ -26,12 +26,29 @@ class FaultyFileSource(FileSource):
     def read(self, stream, state) -> Iterator[pa.RecordBatch]:
         cls = type(self)
         cls.reads += 1
+        _barrier()
         failing = self.fail_after is not None and (self.fail_runs is None or cls.reads <= self.fail_runs)
         for number, batch in enumerate(super().read(stream, state)):
             if failing and number == self.fail_after:
                 raise self.error(f"injected fault after {number} batches")
             time.sleep(self.sleep_seconds)
             yield batch
+
+
+def _barrier() -> None:
+    """DATIVO_TEST_BARRIER=<dir>:<n>: wait until n runs have read their state (the source is read after the
+    target's state), so overlapping runs really overlap however slowly each process starts."""
+    import os
+    from pathlib import Path
+
+    spec = os.environ.get("DATIVO_TEST_BARRIER")
+    if not spec:
+        return
+    folder, count = spec.rsplit(":", 1)
+    Path(folder, str(os.getpid())).touch()
+    deadline = time.monotonic() + 120
+    while len(list(Path(folder).iterdir())) < int(count) and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def install(monkeypatch, fail_after: int | None = None, sleep_seconds: float = 0.0,

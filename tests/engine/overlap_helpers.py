@@ -135,17 +135,26 @@ class Child:
         return self.process.returncode, (json.loads(lines[-1]) if lines else {"stderr_tail": err[-2000:]})
 
 
-def start_run(job: Path, sleep: float, home: Path, *flags: str) -> Child:
+def start_run(job: Path, sleep: float, home: Path, *flags: str, barrier: str | None = None) -> Child:
     env = {**os.environ, "PYTHONPATH": str(REPO), "DATIVO_HOME": str(home)}
+    if barrier:
+        env["DATIVO_TEST_BARRIER"] = barrier
     process = subprocess.Popen([sys.executable, "-m", "tests.engine.slow_run", str(job), str(sleep), *flags],
                                cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     return Child(process, job)
 
 
 def run_together(job: Path, home: Path, n: int, sleep: float, stagger: float = 0.0) -> list[tuple[int, dict]]:
+    """n runs of `job`. Without `stagger` they start together: each waits, after reading its state, until all n
+    have (a barrier), so they overlap on any machine. With `stagger` they start that many seconds apart."""
+    barrier = None
+    if not stagger:
+        folder = home / f"barrier-{uuid.uuid4().hex[:8]}"
+        folder.mkdir(parents=True)
+        barrier = f"{folder}:{n}"
     children = []
     for i in range(n):
-        children.append(start_run(job, sleep, home))
+        children.append(start_run(job, sleep, home, barrier=barrier))
         if stagger:
             time.sleep(stagger)
     return [child.result() for child in children]
