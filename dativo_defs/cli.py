@@ -8,8 +8,15 @@ from pathlib import Path
 
 import click
 
-from .cli_upstream import (app_path, check_command, discover_command, job_dir_files, refusal, select_secrets,
-                           upstream_run_options)
+from .cli_upstream import (
+    app_path,
+    check_command,
+    discover_command,
+    job_dir_files,
+    refusal,
+    select_secrets,
+    upstream_run_options,
+)
 from .config.paths import RUNNER_CONFIG_ENV, runner_config_path
 
 EXIT_INVALID = 2
@@ -50,9 +57,9 @@ def validate(runner_config: Path | None) -> None:
         for warning in job_warnings(job):
             click.echo(f"WARNING {warning}", err=True)
     for entry in project.scheduled:
-        warning = entry.schedule.cadence_warning()
-        if warning:
-            click.echo(f"WARNING {project.runner_file}: schedule {entry.schedule.name!r}: {warning}", err=True)
+        cadence = entry.schedule.cadence_warning()
+        if cadence:
+            click.echo(f"WARNING {project.runner_file}: schedule {entry.schedule.name!r}: {cadence}", err=True)
     _print_issues(project.issues)
     if not project.ok:
         broken = f" ({len(project.broken_schedules)} schedule(s) not loaded: {', '.join(project.broken_schedules)})" \
@@ -106,7 +113,12 @@ def run(job_file: Path | None, run_all: bool, runner_config: Path | None, as_jso
     select_secrets(secrets_dir, secret_manager, secret_manager_config)
     if job_file is not None or job_dir is not None:
         try:
-            jobs = [load_job(file) for file in ([app_path(job_file)] if job_file is not None else job_dir_files(app_path(job_dir)))]
+            files: list[Path] = []
+            if job_file is not None:
+                files = [app_path(job_file)]
+            elif job_dir is not None:
+                files = job_dir_files(app_path(job_dir))
+            jobs = [load_job(file) for file in files]
         except ConfigError as exc:
             _print_issues(exc.issues)
             sys.exit(EXIT_INVALID)

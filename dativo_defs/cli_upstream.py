@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import overload
 
 import click
 
@@ -16,6 +17,10 @@ EXIT_INVALID = 2
 DATABASE_SOURCES = {"postgres", "postgresql", "mysql", "mariadb", "sqlite"}
 
 
+@overload
+def app_path(path: Path) -> Path: ...
+@overload
+def app_path(path: None) -> None: ...
 def app_path(path: Path | None) -> Path | None:
     """A command-line path under upstream's Docker WORKDIR (/app/...) mapped like the paths in files
     (config/upstream/paths.py), when it does not exist as given."""
@@ -35,7 +40,8 @@ def upstream_run_options(command):
                      help="Filesystem secret manager root: <dir>/<tenant>/<name>.env|.json."),
         click.option("--secret-manager", type=click.Choice(["env", "filesystem", "vault", "aws", "gcp"]), default=None,
                      help="Where upstream-format jobs' credentials come from (vault and gcp are refused)."),
-        click.option("--secret-manager-config", default=None, help="Secret manager settings: a JSON/YAML file or inline JSON."),
+        click.option("--secret-manager-config", default=None,
+                     help="Secret manager settings: a JSON/YAML file or inline JSON."),
         click.option("--tenant-id", default=None, help="Only jobs of this tenant (a job of another tenant is an error)."),
         click.option("--mode", type=click.Choice(["self_hosted", "cloud"]), default="self_hosted", show_default=True,
                      help="cloud refuses database sources, as upstream does."),
@@ -89,7 +95,7 @@ def check_command(job_file: Path, as_json: bool, verbose: bool, secrets_dir, sec
                   mode: str) -> None:
     """Test a job's connections: config valid, source reachable (auth ok), target writable. Exit 0 when all pass."""
     from .config.errors import ConfigError
-    from .config.loader import load_job
+    from .config.loader import Job, load_job
     from .config.paths import dativo_home
     from .engine.errors import describe
     from .engine.sources import load_source
@@ -98,6 +104,7 @@ def check_command(job_file: Path, as_json: bool, verbose: bool, secrets_dir, sec
     select_secrets(secrets_dir, secret_manager, secret_manager_config)
     job_file = app_path(job_file)
     checks: list[dict] = []
+    job: Job | None
     try:
         job = load_job(job_file)
         reason = refusal(job, mode, None)
@@ -127,7 +134,8 @@ def check_command(job_file: Path, as_json: bool, verbose: bool, secrets_dir, sec
             target = load_target(job.config.target, job.tenant_id, job.name, dativo_home(), job.base_dir)
             try:
                 if hasattr(target, "catalog"):
-                    target.catalog.create_namespace_if_not_exists(target.namespace)
+                    # duck-typed: a target with a catalog (Iceberg) has a namespace too; the Target base has neither
+                    target.catalog.create_namespace_if_not_exists(target.namespace)  # type: ignore[attr-defined]
                 checks.append({"name": "target", "ok": True, "detail": job.config.target.type})
             finally:
                 target.close()
@@ -138,7 +146,8 @@ def check_command(job_file: Path, as_json: bool, verbose: bool, secrets_dir, sec
         click.echo(json.dumps({"ok": ok, "config": str(job_file), "checks": checks}))
     else:
         for c in checks:
-            click.echo(f"{'OK  ' if c['ok'] else 'FAIL'} {c['name']}" + (f": {c['detail']}" if verbose or not c["ok"] else ""))
+            detail = f": {c['detail']}" if verbose or not c["ok"] else ""
+            click.echo(f"{'OK  ' if c['ok'] else 'FAIL'} {c['name']}" + detail)
     sys.exit(0 if ok else EXIT_INVALID)
 
 
@@ -174,7 +183,7 @@ def discover_command(job_file: Path | None, connector: str | None, as_json: bool
         else:
             click.echo(f"ERROR unknown connector {connector!r}", err=True)
             sys.exit(EXIT_INVALID)
-    else:
+    elif job_file is not None:  # exactly one of the two is given (checked above)
         try:
             job = load_job(job_file)
         except ConfigError as exc:
@@ -196,7 +205,7 @@ def _discover(job) -> list[str]:
     if cfg.type in ("postgres", "postgresql", "mysql", "mariadb"):
         source = load_source(cfg, job.base_dir)
         try:
-            cursor = source._connection().cursor()
+            cursor = source._connection().cursor()  # type: ignore[attr-defined]  # the SQL sources' connection
             where = "table_schema NOT IN ('pg_catalog', 'information_schema', 'mysql', 'performance_schema', 'sys')"
             cursor.execute(f"SELECT table_schema, table_name FROM information_schema.tables WHERE {where} "
                            "ORDER BY table_schema, table_name")
@@ -211,7 +220,7 @@ def _discover(job) -> list[str]:
     if cfg.type == "upstream_plugin":  # the plugin's own discover()
         source = load_source(cfg, job.base_dir)
         try:
-            return source.discover()
+            return source.discover()  # type: ignore[attr-defined]  # only the plugin source has discover()
         except Exception as exc:  # noqa: BLE001
             click.echo(f"ERROR source: {describe(exc)}", err=True)
             sys.exit(EXIT_INVALID)

@@ -13,7 +13,7 @@ from pathlib import Path
 from dagster import Definitions, ScheduleDefinition, SensorDefinition, define_asset_job
 
 from .acceptance import accept
-from .assets import asset_key, build_job_assets, job_tags, op_name
+from .assets import asset_key, build_job_assets, job_tags
 from .config.loader import Job, Project, load_project
 from .config.paths import runner_config_path
 from .schedules import build_trigger

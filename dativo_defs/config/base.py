@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
@@ -54,7 +54,10 @@ def _check_timezone(value: str) -> str:
     return value
 
 
-def check_seconds(value: float | None) -> float | None:
+_Seconds = TypeVar("_Seconds", bound=float | None)  # the field's own type (int or float, optional or not) comes back
+
+
+def check_seconds(value: _Seconds) -> _Seconds:
     """A duration both orchestrators can represent: finite and at most MAX_SECONDS."""
     if value is not None and not value <= MAX_SECONDS:  # also false for inf and nan
         raise ValueError(f"must be a finite number of seconds, at most {MAX_SECONDS}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 
 from croniter import CroniterBadDateError, croniter
@@ -37,7 +37,7 @@ _FIELD_RES = (_field_re(), _field_re(), _field_re(), _field_re(_MONTHS), _field_
 
 
 def _dialect_problem(fields: list[str]) -> str | None:
-    for name, text, pattern in zip(_FIELD_NAMES, fields, _FIELD_RES):
+    for name, text, pattern in zip(_FIELD_NAMES, fields, _FIELD_RES, strict=True):
         if not pattern.match(text):
             return f"{name} field {text!r} uses syntax outside standard cron (W, L, #, ? are not supported)"
     if fields[2] != "*" and fields[4] != "*":
@@ -60,7 +60,7 @@ def normalize_cron(expr: str) -> str:
     if problem:
         raise ValueError(f"cron expression {expr!r} {problem}")
     try:  # rejects expressions that never fire, such as "0 0 30 2 *" (Dagster refuses those too)
-        croniter(expanded, datetime(2000, 1, 1, tzinfo=timezone.utc)).get_next(datetime)
+        croniter(expanded, datetime(2000, 1, 1, tzinfo=UTC)).get_next(datetime)
     except CroniterBadDateError:
         raise ValueError(f"cron expression {expr!r} never fires (no such date)") from None
     return expanded

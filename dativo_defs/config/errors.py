@@ -28,7 +28,7 @@ class ConfigError(ValueError):
         super().__init__("\n".join(str(i) for i in issues))
 
     @classmethod
-    def single(cls, file: str | Path, message: str, field_path: str = "", line: int | None = None) -> "ConfigError":
+    def single(cls, file: str | Path, message: str, field_path: str = "", line: int | None = None) -> ConfigError:
         return cls([ConfigIssue(str(file), message, field_path, line)])
 
 

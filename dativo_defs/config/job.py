@@ -30,7 +30,9 @@ class RetryConfig(StrictModel):
     """Retry policy: delay before retry n (1-based) is min(initial * multiplier**(n-1), max_delay)."""
 
     max_retries: int = Field(3, ge=0, le=100, validation_alias=AliasChoices("max_retries", "max_attempts"))
-    initial_delay_seconds: float = Field(5, ge=0, validation_alias=AliasChoices("initial_delay_seconds", "retry_delay_seconds"))
+    initial_delay_seconds: float = Field(
+        5, ge=0, validation_alias=AliasChoices("initial_delay_seconds", "retry_delay_seconds")
+    )
     max_delay_seconds: float = Field(300, ge=0)
     backoff_multiplier: float = Field(2.0, ge=1.0, le=MAX_BACKOFF_MULTIPLIER, allow_inf_nan=False)
     retryable_exit_codes: list[int] = Field(default_factory=lambda: [EXIT_TRANSIENT],
@@ -56,7 +58,7 @@ class RetryConfig(StrictModel):
         return patterns
 
     @model_validator(mode="after")
-    def _max_not_below_initial(self) -> "RetryConfig":
+    def _max_not_below_initial(self) -> RetryConfig:
         if self.max_delay_seconds < self.initial_delay_seconds:
             raise ValueError("max_delay_seconds must be >= initial_delay_seconds")
         return self
@@ -101,7 +103,7 @@ class JobConfig(StrictModel):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
     @model_validator(mode="after")
-    def _one_location_per_table(self) -> "JobConfig":
+    def _one_location_per_table(self) -> JobConfig:
         location = getattr(self.target, "location", None)
         if location and "{table}" not in location and len(self.source.objects()) > 1:
             raise ValueError(f"target.location {location!r} would hold all {len(self.source.objects())} tables of this "

@@ -7,6 +7,7 @@ import glob
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -109,10 +110,9 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> FieldPath:
     path: list[str | int] = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part in node:
-            path.append(part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and part < len(node)
+        if in_dict or in_list:
             path.append(part)
             node = node[part]
         elif _is_union_label(part):
@@ -262,7 +262,9 @@ def load_runner(file: Path, env: Mapping[str, str] | None = None) -> RunnerConfi
     return parse_file(_resolved(file), RunnerFile, env).runner
 
 
-def load_runner_lenient(file: Path, env: Mapping[str, str] | None = None) -> tuple[RunnerConfig, list[ConfigIssue], list[str]]:
+def load_runner_lenient(
+    file: Path, env: Mapping[str, str] | None = None
+) -> tuple[RunnerConfig, list[ConfigIssue], list[str]]:
     """Like load_runner, but broken schedule entries are set aside (and reported) instead of failing the
     whole file, so the other schedules still load. Returns (runner, issues, names of set-aside schedules)."""
     doc, unset = _read_interpolated(_resolved(file), env)
@@ -280,7 +282,7 @@ def load_runner_lenient(file: Path, env: Mapping[str, str] | None = None) -> tup
     body = doc.data.get("runner", doc.data)
     orchestrator = body.get("orchestrator") if isinstance(body, dict) else None
     schedules = orchestrator.get("schedules") if isinstance(orchestrator, dict) else None
-    if not bad or not isinstance(schedules, list):
+    if not bad or not isinstance(orchestrator, dict) or not isinstance(schedules, list):
         raise exc
     kept = [entry for i, entry in enumerate(schedules) if i not in bad]
     dropped = [str(e.get("name", f"#{i}")) if isinstance(e, dict) else f"#{i}"
@@ -352,7 +354,7 @@ def load_project(runner_file: Path, env: Mapping[str, str] | None = None) -> Pro
         return jobs[file]
 
     for schedule in runner.orchestrator.schedules:
-        loaded = load(job_path(schedule, runner_file), lambda: _schedule_config_field(runner_file, schedule.name))
+        loaded = load(job_path(schedule, runner_file), partial(_schedule_config_field, runner_file, schedule.name))
         if isinstance(loaded, ConfigError):
             project.broken_schedules.append(schedule.name)
         else:
@@ -368,7 +370,7 @@ def load_project(runner_file: Path, env: Mapping[str, str] | None = None) -> Pro
             project.issues.append(ConfigIssue(str(runner_file), f"{pattern!r} matches no job file", field_path,
                                               _line(runner_file, "runner", "jobs", index)))
         for file in files:
-            loaded = load(file, lambda: (field_path, _line(runner_file, "runner", "jobs", index)))
+            loaded = load(file, partial(_pattern_where, runner_file, field_path, index))
             if isinstance(loaded, Job) and file not in defined:
                 defined.add(file)
                 project.unscheduled.append(loaded)
@@ -405,6 +407,11 @@ def expand_job_pattern(pattern: str, runner_file: Path) -> tuple[list[Path], str
     found = bounded_glob(path)
     files = {_resolved(match) for match in found.files if match.name.endswith((".yaml", ".yml"))}
     return sorted(files), found.problem
+
+
+def _pattern_where(runner_file: Path, field_path: str, index: int) -> tuple[str, int | None]:
+    """Field path and line of the `runner.jobs` entry at `index` (a file matched by that pattern)."""
+    return field_path, _line(runner_file, "runner", "jobs", index)
 
 
 def _schedule_config_field(runner_file: Path, name: str) -> tuple[str, int | None]:

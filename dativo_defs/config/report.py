@@ -36,6 +36,6 @@ def manual_row(job: Job) -> tuple[str, ...]:
 def schedule_table(project: Project) -> str:
     rows = [COLUMNS] + [schedule_row(e) for e in project.scheduled] + [manual_row(j) for j in project.unscheduled]
     widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)

@@ -6,11 +6,10 @@ from enum import Enum
 from typing import Annotated, Any
 
 from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from .base import AIRFLOW_TAG_MAX, MAX_DB_INT, SafeName, StrictModel, Timezone, check_seconds
 from .cadence import normalize_cron
-
 
 # Dagster's sensor daemon evaluates sensors on a 5 s loop, so an interval sensor can only tick on multiples of it
 # (a 7 s interval ticks every 10 s). Both orchestrators honour the interval rounded up to this granularity.
@@ -35,7 +34,9 @@ class OrchestratorType(str, Enum):
 class Schedule(StrictModel):
     """One scheduled job. Exactly one of `cron` or `interval_seconds`."""
 
-    name: SafeName = Field(description="Unique schedule name; becomes the Dagster schedule/sensor name and the Airflow dag_id.")
+    name: SafeName = Field(
+        description="Unique schedule name; becomes the Dagster schedule/sensor name and the Airflow dag_id."
+    )
     config: str = Field(description="Job file path, relative to this runner file or absolute.")
     cron: str | None = Field(None, description="5-field cron expression (or @hourly, @daily, ...), evaluated in `timezone`.")
     interval_seconds: Annotated[int, Field(ge=1)] | None = Field(
@@ -82,7 +83,7 @@ class Schedule(StrictModel):
                 f"{SENSOR_GRANULARITY_SECONDS} to silence this)")
 
     @model_validator(mode="after")
-    def _cron_xor_interval(self) -> "Schedule":
+    def _cron_xor_interval(self) -> Schedule:
         if (self.cron is None) == (self.interval_seconds is None):
             raise ValueError("set exactly one of `cron` or `interval_seconds`")
         return self
@@ -90,7 +91,9 @@ class Schedule(StrictModel):
 
 class Orchestrator(StrictModel):
     type: OrchestratorType = Field(OrchestratorType.DAGSTER, description="Which orchestrator owns the schedules by default.")
-    concurrency_per_tenant: int = Field(1, ge=1, le=MAX_DB_INT, description="At most this many runs of one tenant at once, on either orchestrator.")
+    concurrency_per_tenant: int = Field(
+        1, ge=1, le=MAX_DB_INT, description="At most this many runs of one tenant at once, on either orchestrator."
+    )
     schedules: list[Schedule] = Field(default_factory=list)
 
     @field_validator("schedules")
@@ -99,7 +102,7 @@ class Orchestrator(StrictModel):
         # Each error is located at the duplicate entry (not the whole list), so a lenient load sets aside
         # only that entry and the first schedule of that name still loads.
         first: dict[str, int] = {}
-        errors = []
+        errors: list[InitErrorDetails] = []
         for index, schedule in enumerate(schedules):
             if schedule.name in first:
                 error = PydanticCustomError("value_error", "duplicate schedule name {name} (schedules[{first}] has it "

@@ -63,13 +63,18 @@ def fields_at(model: type[BaseModel], path: FieldPath, data: Any) -> list[str]:
             node = node.get("items", {})
         else:
             node = node.get("properties", {}).get(part) or node.get("additionalProperties") or {}
-        value = value[part] if isinstance(value, (dict, list)) and _has(value, part) else None
+        value = _child(value, part)
     node = _pick(root, _resolve(root, node, value), value)
     return sorted(node.get("properties", {}))
 
 
-def _has(value: Any, part: str | int) -> bool:
-    return part in value if isinstance(value, dict) else isinstance(part, int) and part < len(value)
+def _child(value: Any, part: str | int) -> Any:
+    """`value[part]` when `value` is a mapping or list that has it, else None."""
+    if isinstance(value, dict):
+        return value.get(part)
+    if isinstance(value, list) and isinstance(part, int) and part < len(value):
+        return value[part]
+    return None
 
 
 def _resolve(root: dict[str, Any], node: Any, value: Any) -> Any:

@@ -16,7 +16,6 @@ from pydantic import BaseModel, BeforeValidator, Field, model_validator
 from .base import StrictModel
 from .bounded import FileTooLarge, NotRegularFile, read_bounded
 
-
 # Field names that hold secrets (matched against every part of a field path): errors about them never quote
 # the value or any part of it.
 SECRET_WORDS = ("password", "token", "secret", "credential", "dsn", "key")
@@ -42,7 +41,7 @@ class SecretRef(StrictModel):
     value: str | None = Field(None, description="Inline value; prefer env or file.", repr=False)
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> "SecretRef":
+    def _exactly_one(self) -> SecretRef:
         if sum(x is not None for x in (self.env, self.file, self.value)) != 1:
             raise ValueError("a secret takes exactly one of `env: VAR_NAME` or `file: /path/to/secret`")
         return self

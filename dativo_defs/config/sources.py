@@ -6,7 +6,7 @@ Each source lists the objects it produces (`objects()`); every object becomes on
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, model_validator
 
@@ -33,7 +33,7 @@ class SourceBase(StrictModel):
         raise NotImplementedError
 
     @model_validator(mode="after")
-    def _unique_objects(self) -> "SourceBase":
+    def _unique_objects(self) -> SourceBase:
         # Streams are looked up by object name: a second entry with the same name would never be read.
         names = self.objects()
         for name in names:  # a default (a file's stem, a table's name) becomes an asset key and a table name too
@@ -88,7 +88,7 @@ class Incremental(StrictModel):
         return data
 
     @model_validator(mode="after")
-    def _cursor_needs_field(self) -> "Incremental":
+    def _cursor_needs_field(self) -> Incremental:
         if self.enabled and self.strategy is IncrementalStrategy.CURSOR and not self.cursor_field:
             raise ValueError("strategy 'cursor' needs `cursor_field`")
         return self
@@ -148,7 +148,7 @@ class SqlTable(StrictModel):
     primary_key: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _table_xor_query(self) -> "SqlTable":
+    def _table_xor_query(self) -> SqlTable:
         if (self.name is None) == (self.query is None):
             raise ValueError("set exactly one of `name` (a table) or `query`")
         if self.query is not None and self.object is None:
@@ -169,7 +169,7 @@ class SqlSource(SourceBase):
     batch_rows: int = Field(DEFAULT_BATCH_ROWS, ge=1)
 
     @model_validator(mode="after")
-    def _sqlite_needs_path(self) -> "SqlSource":
+    def _sqlite_needs_path(self) -> SqlSource:
         if self.type == "sqlite" and self.dsn is None and not self.connection.database:
             raise ValueError("sqlite needs `connection.database` (the database file path)")
         return self
@@ -187,7 +187,7 @@ class RestAuth(StrictModel):
     password: Secret | None = None
 
     @model_validator(mode="after")
-    def _fields_for_type(self) -> "RestAuth":
+    def _fields_for_type(self) -> RestAuth:
         if self.type in ("bearer", "api_key") and self.token is None:
             raise ValueError(f"auth type {self.type!r} needs `token`")
         if self.type == "basic" and (self.username is None or self.password is None):
@@ -223,7 +223,9 @@ class RestRetry(StrictModel):
     `retry_config`'s."""
 
     attempts: int = Field(3, ge=1, description="Requests per page, the first one included.")
-    backoff_seconds: float = Field(0.5, ge=0, description="Exponential: this, twice this, ... unless Retry-After says otherwise.")
+    backoff_seconds: float = Field(
+        0.5, ge=0, description="Exponential: this, twice this, ... unless Retry-After says otherwise."
+    )
     max_delay_seconds: float = Field(10.0, ge=0, description="Cap of any wait between attempts, Retry-After included.")
 
 
@@ -266,8 +268,8 @@ class PluginSource(SourceBase):
 
 
 SOURCE_MODELS = (FileSource, SqlSource, RestSource, PluginSource)
-SourceConfig = Annotated[Union[FileSource, SqlSource, RestSource, PluginSource], Field(discriminator="type")]
-SOURCE_TYPES = sorted({t for model in SOURCE_MODELS for t in model.model_fields["type"].annotation.__args__})
+SourceConfig = Annotated[FileSource | SqlSource | RestSource | PluginSource, Field(discriminator="type")]
+SOURCE_TYPES = sorted({t for model in SOURCE_MODELS for t in get_args(model.model_fields["type"].annotation)})
 
 
 def _stem(path: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -23,7 +23,9 @@ class CatalogConfig(StrictModel):
 
     type: Literal["sql", "rest"] = "sql"
     name: str = "dativo"
-    uri: str | None = Field(None, description="sql: SQLAlchemy URL (sqlite:///..., postgresql+psycopg2://...); rest: catalog URL.")
+    uri: str | None = Field(
+        None, description="sql: SQLAlchemy URL (sqlite:///..., postgresql+psycopg2://...); rest: catalog URL."
+    )
     warehouse: str | None = Field(None, description="Warehouse location (local path, file:// or s3://).")
     credential: Secret | None = Field(None, description="rest: OAuth2 client credential or token.")
     properties: dict[str, str] = Field(default_factory=dict, description="Extra pyiceberg catalog properties.")
@@ -75,5 +77,5 @@ class ParquetTarget(StrictModel):
         "dataset (a full refresh), through the commit log.")
 
 
-TargetConfig = Annotated[Union[IcebergTarget, ParquetTarget], Field(discriminator="type")]
+TargetConfig = Annotated[IcebergTarget | ParquetTarget, Field(discriminator="type")]
 TARGET_TYPES = ["iceberg", "parquet"]

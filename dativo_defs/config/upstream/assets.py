@@ -64,7 +64,7 @@ def contract_dict(data: dict[str, Any]) -> dict[str, Any]:
         columns.append(entry)
     out = {key: asset[key] for key in _CONTRACT_KEYS if key in asset}
     out["schema"] = columns
-    governance = asset.get("governance") if isinstance(asset.get("governance"), dict) else {}
+    governance = _dict(asset.get("governance"))
     if governance.get("owner") and "team" not in out:
         out["team"] = {"owner": governance["owner"]}
     if governance.get("tags") and not out.get("tags"):
@@ -78,6 +78,14 @@ def contract_dict(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _csv(value: Any) -> str:
     return ",".join(str(v) for v in value) if isinstance(value, list) else str(value)
 
@@ -87,17 +95,17 @@ def table_properties(data: dict[str, Any], job: dict[str, Any]) -> dict[str, str
     governance.*, finops.*; the job's classification_overrides / governance_overrides / finops win."""
     asset, _ = body(data)
     props: dict[str, str] = {}
-    compliance = asset.get("compliance") if isinstance(asset.get("compliance"), dict) else {}
-    governance = asset.get("governance") if isinstance(asset.get("governance"), dict) else {}
+    compliance = _dict(asset.get("compliance"))
+    governance = _dict(asset.get("governance"))
     classes = compliance.get("classification") or governance.get("classification") or []
     if isinstance(classes, list) and classes:
         props["classification.default"] = str(classes[0]).lower()
     elif isinstance(classes, str) and classes:
         props["classification.default"] = classes.lower()
-    for column in asset.get("schema") if isinstance(asset.get("schema"), list) else []:
+    for column in _list(asset.get("schema")):
         if isinstance(column, dict) and column.get("classification"):
             props[f"classification.fields.{column['name']}"] = str(column["classification"]).lower()
-    team = asset.get("team") if isinstance(asset.get("team"), dict) else {}
+    team = _dict(asset.get("team"))
     owner = governance.get("owner") or team.get("owner")
     gov = {"owner": owner, "tags": governance.get("tags") or asset.get("tags"),
            "retention_days": compliance.get("retention_days", governance.get("retention_days")),
@@ -105,12 +113,12 @@ def table_properties(data: dict[str, Any], job: dict[str, Any]) -> dict[str, str
     for key, value in gov.items():
         if value not in (None, [], ""):
             props[f"governance.{key}"] = _csv(value)
-    finops = asset.get("finops") if isinstance(asset.get("finops"), dict) else {}
-    finops = {**finops, **(job.get("finops") if isinstance(job.get("finops"), dict) else {})}
+    finops = _dict(asset.get("finops"))
+    finops = {**finops, **_dict(job.get("finops"))}
     for key, value in finops.items():
         if value not in (None, [], ""):
             props[f"finops.{key}"] = _csv(value)
-    overrides = job.get("classification_overrides") if isinstance(job.get("classification_overrides"), dict) else {}
+    overrides = _dict(job.get("classification_overrides"))
     for key, value in overrides.items():
         props["classification.default" if key == "default" else f"classification.fields.{key}"] = str(value).lower()
     governance_overrides = job.get("governance_overrides")

@@ -101,7 +101,8 @@ def _from_env(tenant: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in os.environ.items():
         parts = key.split("__")
-        if len(parts) < 3 or parts[0].upper() != "DATIVO_SECRET" or parts[1].upper() not in {tenant.upper(), "GLOBAL", "ALL"}:
+        if (len(parts) < 3 or parts[0].upper() != "DATIVO_SECRET"
+                or parts[1].upper() not in {tenant.upper(), "GLOBAL", "ALL"}):
             continue
         names = [p for p in parts[2:] if p]
         hint = names.pop().lower() if names and names[-1].lower() in {"json", "env", "text", "raw"} else None

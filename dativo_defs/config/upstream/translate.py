@@ -27,7 +27,8 @@ REFUSED_SOURCES = {
                   "export the files and read them with a `csv` source (a local path or s3://)",
     "google_sheets": "Google Sheets sources (`google_sheets`) need Google's API over the network and are not supported; "
                      "export the sheet as CSV and read it with a `csv` source",
-    "markdown_kv": "Markdown-KV files (`markdown_kv`) are not supported; convert them to JSON lines and use a `jsonl` source",
+    "markdown_kv": "Markdown-KV files (`markdown_kv`) are not supported; "
+                   "convert them to JSON lines and use a `jsonl` source",
 }
 RUST_SUFFIXES = {".so", ".dylib", ".dll"}
 DOCKER_ENGINES = {"airbyte": "Airbyte", "meltano": "Meltano", "singer": "Singer"}
@@ -82,7 +83,8 @@ def translate(doc: LoadedYaml, env: Mapping[str, str]) -> Translated:
     data: dict[str, Any] = doc.data
     for key in data:
         if key not in TOP_LEVEL:
-            ctx.refuse(f"unknown field {key!r} in an upstream-format job (expected one of: {', '.join(sorted(TOP_LEVEL))})", key)
+            ctx.refuse(f"unknown field {key!r} in an upstream-format job "
+                       f"(expected one of: {', '.join(sorted(TOP_LEVEL))})", key)
     if "catalog" in data:
         kind = _dict(data["catalog"]).get("type", "?")
         ctx.refuse(f"upstream data-catalog push (`catalog: {{type: {kind}}}`: lineage/metadata to OpenMetadata, Glue, "
@@ -237,7 +239,8 @@ def _file_source(ctx: _Ctx, kind: str, src: dict[str, Any], recipe: Recipe | Non
     for index, entry in enumerate(_list(ctx, src.get("files"), "source", "files")):
         entry = _dict(entry)
         if "file_id" in entry:
-            ctx.refuse("Google Drive `file_id` entries are not supported; give a `path`", "source", "files", index, "file_id")
+            ctx.refuse("Google Drive `file_id` entries are not supported; give a `path`",
+                       "source", "files", index, "file_id")
             continue
         path = str(entry.get("path", ""))
         local = path if "://" in path else str(map_path(path, ctx.doc.file))
@@ -300,7 +303,8 @@ def _credentials(ctx: _Ctx, recipe: Recipe | None) -> dict[str, Any]:
         ctx.refuse(str(exc), "source_connector_path")
         return {}
     except Exception as exc:  # noqa: BLE001 - a manager's own failure (AWS, unreadable file), named
-        ctx.refuse(f"secret {name!r} of tenant {ctx.tenant!r} could not be read: {type(exc).__name__}", "source_connector_path")
+        ctx.refuse(f"secret {name!r} of tenant {ctx.tenant!r} could not be read: {type(exc).__name__}",
+                   "source_connector_path")
         return {}
     return sql_credentials(payload)
 
@@ -383,8 +387,10 @@ def _target(ctx: _Ctx, data: dict[str, Any], recipe: Recipe | None) -> dict[str,
     if file_format != "parquet":
         ctx.refuse(f"file_format {file_format!r} is not supported (Markdown-KV storage included); use parquet",
                    "target", "file_format")
-    ctx.partitioning = tgt.get("partitioning") or (recipe.data.get("partitioning_default") if recipe else None) or \
-        (_dict(recipe.section("default_engine").get("options")).get("native", {}).get("partition_by_default") if recipe else None)
+    ctx.partitioning = tgt.get("partitioning") or (recipe.data.get("partitioning_default") if recipe else None)
+    if not ctx.partitioning and recipe:
+        native = _dict(recipe.section("default_engine").get("options")).get("native", {})
+        ctx.partitioning = native.get("partition_by_default")
     template = fill_template(recipe.section("connection_template"), ctx.env) if recipe else {}
     connection = merged(template, _dict(tgt.get("connection")))
     if kind == "iceberg":
@@ -507,7 +513,7 @@ def _retry(ctx: _Ctx, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, A
     cfg = _dict(data["retry_config"])
     if not isinstance(data["retry_config"], dict):
         ctx.refuse("retry_config must be a mapping", "retry_config")
-    ours = {k: cfg[k] for k in ("max_retries", "max_attempts", "initial_delay_seconds", "max_delay_seconds",
+    ours: dict[str, Any] = {k: cfg[k] for k in ("max_retries", "max_attempts", "initial_delay_seconds", "max_delay_seconds",
                                 "backoff_multiplier") if k in cfg}
     codes = cfg.get("retryable_exit_codes", list(UPSTREAM_RETRYABLE_EXIT_CODES))
     patterns = _list(ctx, cfg.get("retryable_error_patterns", cfg.get("retryable_errors")), "retry_config",
