@@ -154,8 +154,8 @@ class IcebergTarget(Target):
                 recorder.journal.roll_back()
                 return CommitInfo(table=name, orphans_removed=orphans)  # nothing new: no empty snapshot
             committed = self._commit(table, request, staged, read, state, recorder)
-        except (CommitConflictError, CommitFailedException):
-            recorder.journal.roll_back()  # the catalog refused every attempt: nothing of ours is referenced
+        except (CommitConflictError, ConcurrentRunError, CommitFailedException):
+            recorder.journal.roll_back()  # refused or fenced before committing: nothing of ours is referenced
             raise
         except BaseException:
             landed = self._landed(request, recorder)
