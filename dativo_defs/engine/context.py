@@ -7,7 +7,6 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
-
 CALLER_RUN_IDS_ENV = "DATIVO_CALLER_RUN_IDS"  # JSON {"caller": ..., <id name>: <id>} for `dativo run` children
 
 

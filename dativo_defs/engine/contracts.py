@@ -107,7 +107,7 @@ class ContractChecker:
 def normalize(batch: pa.RecordBatch) -> pa.RecordBatch:
     """Make types Iceberg and Parquet accept: ns timestamps -> us, large strings -> strings, null -> string."""
     fields, arrays, changed = [], [], False
-    for f, array in zip(batch.schema, batch.columns):
+    for f, array in zip(batch.schema, batch.columns, strict=True):
         target = _normal_type(f.type)
         if target != f.type:
             try:  # safe: a nanosecond timestamp with sub-microsecond digits is refused, never truncated

@@ -79,7 +79,8 @@ _CLASS_KINDS: tuple[tuple[str, ErrorKind], ...] = (
     ("NoSuchNamespaceError", ErrorKind.PERMANENT),
     ("ProgrammingError", ErrorKind.PERMANENT),  # SQL syntax, unknown table/column
     ("IntegrityError", ErrorKind.PERMANENT),
-    ("ArrowInvalid", ErrorKind.PERMANENT),  # unparsable data; its message quotes rows, whose numbers must not read as HTTP 5xx
+    # unparsable data; its message quotes rows, whose numbers must not read as HTTP 5xx
+    ("ArrowInvalid", ErrorKind.PERMANENT),
     ("JSONDecodeError", ErrorKind.TRANSIENT),  # a truncated or invalid page from an API; config JSON never gets here
 )
 

@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from .context import RunContext
@@ -55,7 +55,7 @@ class EventLog:
     def emit(self, event_type: str, level: int = logging.INFO, **fields: Any) -> None:
         if not self.logger.isEnabledFor(level):
             return
-        record = {"timestamp": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+        record = {"timestamp": datetime.now(UTC).isoformat(timespec="microseconds"),
                   "level": logging.getLevelName(level), "event_type": event_type, **self.base, **fields}
         line = json.dumps(record, default=str, sort_keys=False)
         if self.redaction:

@@ -16,8 +16,7 @@ from ..config.paths import dativo_home
 from .sources import load_source
 from .targets import load_target
 from .targets.iceberg import TARGET_FILE_BYTES, IcebergTarget
-from .targets.iceberg_maintenance import (MaintenanceReport, compact, expire_snapshots, migrate_states,
-                                          remove_orphans)
+from .targets.iceberg_maintenance import MaintenanceReport, compact, expire_snapshots, migrate_states, remove_orphans
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,5 +31,5 @@ def mtime(info: dict[str, Any]) -> float:
     """Modification time (epoch seconds) from an fsspec info dict, whatever the filesystem calls it."""
     value = info.get("mtime") or info.get("LastModified") or info.get("created") or 0
     if isinstance(value, datetime):
-        return value.replace(tzinfo=value.tzinfo or timezone.utc).timestamp()
+        return value.replace(tzinfo=value.tzinfo or UTC).timestamp()
     return float(value)

@@ -41,7 +41,7 @@ def first_run_state(compat: UpstreamCompat | None, stream: Stream, events: Event
                         cursor=str(cursor))
             return {"cursor": encode_cursor(cursor)}
     if compat.lookback_days > 0:
-        today = dt.datetime.now(dt.timezone.utc).date()
+        today = dt.datetime.now(dt.UTC).date()
         start = dt.datetime.combine(today - dt.timedelta(days=compat.lookback_days), dt.time())
         cursor = _window_start(start, compat.cursor_kind)
         events.emit("first_run_window", object=stream.object, lookback_days=compat.lookback_days, since=start.isoformat())
@@ -63,7 +63,7 @@ def _typed(value: Any, kind: str) -> Any:
 def _window_start(start: dt.datetime, kind: str) -> Any:
     """`cursor >= start` written as the engine's strict `cursor > value`."""
     if kind == "epoch_seconds":
-        return int(start.replace(tzinfo=dt.timezone.utc).timestamp()) - 1
+        return int(start.replace(tzinfo=dt.UTC).timestamp()) - 1
     if kind == "iso_text":
         return (start - dt.timedelta(microseconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return start - dt.timedelta(microseconds=1)
@@ -74,7 +74,7 @@ def with_ingest_date(compat: UpstreamCompat | None, batches: Iterator[pa.RecordB
     partitions by it; unchanged otherwise."""
     if compat is None or not compat.ingest_date:
         return batches
-    day = dt.datetime.now(dt.timezone.utc).date()
+    day = dt.datetime.now(dt.UTC).date()
 
     def added() -> Iterator[pa.RecordBatch]:
         for batch in batches:

@@ -6,9 +6,10 @@ target: the incremental state they receive is what the target committed together
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -36,7 +37,7 @@ class CursorTracker:
 
     field: str | None
     value: Any = None
-    seen: bool = field(default=False, init=False)
+    seen: bool = dataclasses.field(default=False, init=False)
 
     def update(self, batch: pa.RecordBatch) -> None:
         if not self.field or self.field not in batch.schema.names or batch.num_rows == 0:
@@ -102,7 +103,7 @@ class Source(ABC):
         window = self._windows.get(stream.object)
         return window.next_state() if window is not None else {"cursor": encode_cursor(tracker.value)}
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook: most sources hold nothing to release
         """Release connections. Called once after all streams."""
 
 

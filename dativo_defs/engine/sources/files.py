@@ -46,7 +46,7 @@ class FileSource(Source):
         default_cursor = inc.cursor_field if self._incremental(IncrementalStrategy.CURSOR) and inc else None
         return [Stream(object=name, cursor_field=f.cursor_field or default_cursor,
                        lookback=inc.window if inc else None)
-                for name, f in zip(self.config.objects(), self.config.files)]
+                for name, f in zip(self.config.objects(), self.config.files, strict=True)]
 
     def _spec(self, stream: Stream) -> Any:
         return self.config.files[self.config.objects().index(stream.object)]
@@ -74,8 +74,8 @@ class FileSource(Source):
                                           "read files from it", hint="were the files moved or deleted? set "
                                           "`allow_empty: true` on the file if an empty folder is normal")
             raise SourceNotFoundError(f"{stream.object}: {pattern} matches no file",
-                                      hint=f"{_path_hint(spec.path)}; {_nearest(fs, root)}; set `allow_empty: true` on the file if an empty "
-                                           "folder is normal")
+                                      hint=f"{_path_hint(spec.path)}; {_nearest(fs, root)}; set `allow_empty: true` "
+                                           "on the file if an empty folder is normal")
         return fs, sorted(files, key=lambda f: (f.mtime, f.path))
 
     def read(self, stream: Stream, state: State | None) -> Iterator[pa.RecordBatch]:

@@ -38,7 +38,7 @@ def apply(batch: pa.RecordBatch, conversions: dict[str, tuple[pa.DataType, Conve
     if not conversions:
         return batch
     arrays, fields = [], []
-    for f, array in zip(batch.schema, batch.columns):
+    for f, array in zip(batch.schema, batch.columns, strict=True):
         if f.name in conversions:
             out_type, convert = conversions[f.name]
             array, f = convert(array), pa.field(f.name, out_type, nullable=True, metadata=f.metadata)

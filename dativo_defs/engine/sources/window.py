@@ -179,7 +179,7 @@ class Window:
         remember_flags = pc.fill_null(remember, False).take(taken).to_pylist()
         check_flags = pc.fill_null(check, False).take(taken).to_pylist()
         drop: list[int] = []
-        for index, row, checked, remembered in zip(indices, rows, check_flags, remember_flags):
+        for index, row, checked, remembered in zip(indices, rows, check_flags, remember_flags, strict=True):
             key = row_key(row)
             if checked and key in self.remembered:
                 drop.append(index)

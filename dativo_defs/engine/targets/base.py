@@ -68,5 +68,5 @@ class Target(ABC):
     def write(self, request: WriteRequest) -> CommitInfo:
         """Write all batches and commit them with `request.final_state()` atomically, or commit nothing."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook: most targets hold nothing to release
         """Release resources."""

@@ -20,6 +20,7 @@ to `dativo maintain`'s orphan removal, with a warning.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -265,10 +266,8 @@ def _remove_dir(location: str) -> None:
     """Local directories stay behind once emptied; object stores have none."""
     if location.startswith("file://") or "://" not in location:
         path = location.removeprefix("file://")
-        try:
+        with contextlib.suppress(OSError):  # not empty (a file could not be deleted) or gone already
             os.rmdir(path)
-        except OSError:
-            pass
 
 
 def delete_quietly(io: FileIO, location: str) -> str:

@@ -15,7 +15,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 from pyiceberg.exceptions import CommitFailedException
@@ -86,7 +86,7 @@ def expire_snapshots(table: Table, older_than: timedelta, retain_last: int) -> i
     """Expire snapshots older than `older_than`, keeping at least the newest `retain_last` of main (and every
     snapshot a branch or tag points at, as pyiceberg protects them)."""
     table.refresh()
-    cutoff = datetime.now(timezone.utc) - older_than
+    cutoff = datetime.now(UTC) - older_than
     newest = sorted(table.metadata.snapshots, key=lambda s: s.timestamp_ms, reverse=True)
     keep = {s.snapshot_id for s in newest[:max(retain_last, 1)]}
     expired = [s.snapshot_id for s in table.metadata.snapshots

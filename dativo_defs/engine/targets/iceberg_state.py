@@ -70,7 +70,9 @@ def jobs_with_summary_state(table: Table) -> dict[str, State | None]:
     found: dict[str, State | None] = {}
     for snapshot in sorted(table.metadata.snapshots, key=lambda s: s.timestamp_ms, reverse=True):
         summary = snapshot.summary
-        job = summary[STATE_JOB_KEY] if summary is not None else None
+        if summary is None:
+            continue
+        job = summary[STATE_JOB_KEY]
         if job and job not in found and property_key(job) not in table.metadata.properties:
             raw = summary[STATE_KEY]
             found[job] = json.loads(raw) if raw else None
