@@ -240,9 +240,15 @@ class _Columns:
         arrays = []
         for column, known in self.types.items():
             values = [record.get(column) for record in records]
-            values = [json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v for v in values]
-            arrays.append(self._array(column, values, known))
-            self.types[column] = arrays[-1].type
+            try:  # one pass over the values; nested ones (rare) are turned into JSON text in a second
+                array = self._array(column, values, known)
+            except ContractViolationError:
+                array = None
+            if array is None or pa.types.is_nested(array.type):
+                values = [json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v for v in values]
+                array = self._array(column, values, known)
+            arrays.append(array)
+            self.types[column] = array.type
         return pa.RecordBatch.from_arrays(arrays, names=list(self.types))
 
     def _array(self, column: str, values: list[Any], known: pa.DataType | None) -> pa.Array:
@@ -253,7 +259,10 @@ class _Columns:
                 return pa.array(_text(values), pa.string())
             return pa.array(values, pa.string()) if pa.types.is_null(array.type) else array
         if pa.types.is_string(known):
-            return pa.array(_text(values), pa.string())
+            try:  # all str or None: no per-value Python pass
+                return pa.array(values, pa.string())
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                return pa.array(_text(values), pa.string())
         try:
             return pa.array(values, known)
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
