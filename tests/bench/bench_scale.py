@@ -50,6 +50,7 @@ MARIA_SELECT = ("SELECT seq, (seq * 7919) % 1000000, ((seq * 31) % 1000) / 1000.
                 "REPEAT('x', seq % 17), seq % 1000, seq * 0.5, CONCAT('g', seq % 97), (seq * 104729) % 1000000000, "
                 "TIMESTAMP '2026-01-01 00:00:00' + INTERVAL (seq % 86400) SECOND FROM seq_{lo}_to_{hi}")
 
+HWM = 'int(next(l.split()[1] for l in open("/proc/self/status") if l.startswith("VmHWM")))'
 WRAPPER = """
 import resource, sys, time
 code = open(sys.argv[1]).read(); sys.argv = sys.argv[1:]
@@ -88,9 +89,9 @@ writer = None; rows = 0
 for batch in reader:
     writer = writer or pq.ParquetWriter(OUT, batch.schema)
     writer.write_batch(batch); rows += batch.num_rows
-writer.close(); seconds = time.perf_counter() - start
+writer.close(); seconds = time.perf_counter() - start; hwm = %(hwm)s
 ids = pq.read_table(OUT, columns=["id"]).column("id")
-print("RESULT", rows, seconds, len(ids), pc.sum(ids).as_py(), __import__("os").path.getsize(OUT))
+print("RESULT", rows, seconds, len(ids), pc.sum(ids).as_py(), __import__("os").path.getsize(OUT), hwm)
 """
 
 DATIVO = """
@@ -109,7 +110,7 @@ logging: {level: WARNING}
 os.environ["DATIVO_HOME"] = sys.argv[2] + "/home"
 start = time.perf_counter()
 result = run_job(load_job(job))
-seconds = time.perf_counter() - start
+seconds = time.perf_counter() - start; hwm = %(hwm)s
 assert result.status.value == "success", result.error
 from pyiceberg.catalog import load_catalog
 home = Path(os.environ["DATIVO_HOME"])
@@ -117,7 +118,7 @@ table = load_catalog("dativo", type="sql", uri=f"sqlite:///{home}/catalog.db", w
                      ).load_table("bench.t")
 ids = table.scan(selected_fields=("id",)).to_arrow().column("id")
 size = sum(f["file_size_in_bytes"] for f in table.inspect.files().to_pylist())
-print("RESULT", result.rows_written, seconds, len(ids), pc.sum(ids).as_py(), size)
+print("RESULT", result.rows_written, seconds, len(ids), pc.sum(ids).as_py(), size, hwm)
 """
 
 PYICEBERG = """
@@ -132,10 +133,10 @@ catalog = SqlCatalog("x", uri=f"sqlite:///{sys.argv[2]}/catalog.db", warehouse=f
 catalog.create_namespace("bench")
 table = catalog.create_table("bench.t", schema=data.schema)
 table.append(data)
-seconds = time.perf_counter() - start
+seconds = time.perf_counter() - start; hwm = %(hwm)s
 ids = table.scan(selected_fields=("id",)).to_arrow().column("id")
 size = sum(f["file_size_in_bytes"] for f in table.inspect.files().to_pylist())
-print("RESULT", data.num_rows, seconds, len(ids), pc.sum(ids).as_py(), size)
+print("RESULT", data.num_rows, seconds, len(ids), pc.sum(ids).as_py(), size, hwm)
 """
 
 INC_FLOOR = """
@@ -179,7 +180,8 @@ def _child(code: str, *args: str, code_dir: Path = REPO) -> tuple[list[str], flo
 
 
 def run_path(code: str, source: str, expected: tuple[int, int], code_dir: Path = REPO) -> dict:
-    (rows, seconds, read_rows, id_sum, size), wall, cpu, rss = _child(code, source, code_dir=code_dir)
+    (rows, seconds, read_rows, id_sum, size, hwm_kb), wall, cpu, _ = _child(code, source, code_dir=code_dir)
+    rss = int(hwm_kb) / 1024  # peak of the data movement, before the read-back (10M ids alone take 80 MB)
     verified = (int(read_rows), int(id_sum)) == expected and int(rows) == expected[0]
     return {"rows_per_s": int(rows) / float(seconds), "wall_s": wall, "cpu_s": cpu, "cpu_per_wall": cpu / wall,
             "peak_rss_mb": rss, "bytes": int(size), "verified": verified}
@@ -245,7 +247,7 @@ def sql_paths(kind: str, rows: int, data_dir: Path, repeat: int, baseline: Path 
                                     "postgres": lambda: postgres_source(rows),
                                     "mariadb": lambda: mariadb_source(rows)}[kind]()
     reader = READERS[kind] % {"batch": BATCH}
-    fill = {"reader": textwrap.indent(textwrap.dedent(reader), ""), "batch": BATCH,
+    fill = {"reader": textwrap.indent(textwrap.dedent(reader), ""), "batch": BATCH, "hwm": HWM,
             "type": {"postgres": "postgres"}.get(kind, kind), "connection": connection}
     floor, dativo, base = [], [], []
     for _ in range(repeat):  # interleaved: every path sees the same load
