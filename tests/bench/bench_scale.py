@@ -14,6 +14,8 @@ Fixed cost, fresh process wall time including imports (`python -c`), PostgreSQL,
   incremental  10,000 new rows on a table of --inc-base rows already landed; floor: the plain
                `SELECT ... WHERE id > last` -> Parquet script in a fresh process
   no_new_rows  the same job again with nothing new; floor: the same plain script finding no rows
+REST: a local paginated JSON API (offset paging, 1,000 records of 8 fields a page, --rest-rows records):
+  floor    the plain requests -> `Table.from_pylist` -> ParquetWriter loop; dativo a `rest -> iceberg` job.
 The load average is printed before and after: figures are only comparable within one run.
 
 Usage: python -m tests.bench.bench_scale [--rows 1000000 5000000] [--repeat 3] [--sources sqlite postgres mariadb]
@@ -100,10 +102,10 @@ from pathlib import Path
 import pyarrow.compute as pc
 from dativo_defs.config.loader import load_job
 from dativo_defs.engine.runner import run_job
-import dativo_defs.engine.sources.sql, dativo_defs.engine.targets.iceberg, pyiceberg.catalog.sql  # start-up
+import dativo_defs.engine.sources.%(module)s, dativo_defs.engine.targets.iceberg, pyiceberg.catalog.sql  # start-up
 job = Path(sys.argv[2]) / "job.yaml"
 job.write_text('''tenant_id: bench
-source: {type: %(type)s, batch_rows: %(batch)d, %(connection)s, tables: [{name: t}]}
+source: {type: %(type)s, batch_rows: %(batch)d, %(connection)s%(tables)s}
 target: {type: iceberg}
 logging: {level: WARNING}
 ''')
@@ -157,6 +159,75 @@ result = run_job(load_job(Path(sys.argv[1])))
 assert result.status.value == "success", result.error
 print("RESULT", result.rows_written)
 """
+
+
+REST_PAGE = 1_000
+REST_SERVER = """
+import json, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+TOTAL = int(sys.argv[1])
+class Pages(BaseHTTPRequestHandler):
+    def do_GET(self):
+        query = parse_qs(urlsplit(self.path).query)
+        offset, limit = int(query.get("offset", ["0"])[0]), int(query.get("limit", ["100"])[0])
+        items = [{"id": i, "name": f"customer-{i}", "email": f"c{i}@example.com", "amount": i * 0.25,
+                  "active": i % 3 == 0, "created": f"2026-01-01T00:{(i // 60) % 60:02d}:{i % 60:02d}Z",
+                  "country": ["DE", "FR", "US", "JP"][i % 4], "score": i % 1000}
+                 for i in range(offset, min(offset + limit, TOTAL))]
+        body = json.dumps({"items": items, "total": TOTAL}).encode()
+        self.send_response(200); self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+server = ThreadingHTTPServer(("127.0.0.1", 0), Pages)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"""
+
+REST_FLOOR = """
+import sys, time, requests, pyarrow as pa, pyarrow.parquet as pq, pyarrow.compute as pc
+URL, OUT = sys.argv[1], sys.argv[2] + "/floor.parquet"
+start = time.perf_counter()
+session = requests.Session(); writer = None; rows = 0; offset = 0
+while True:
+    page = session.get(URL, params={"offset": offset, "limit": %(page)d}).json()
+    if not page["items"]:
+        break
+    table = pa.Table.from_pylist(page["items"])
+    writer = writer or pq.ParquetWriter(OUT, table.schema)
+    writer.write_table(table); rows += table.num_rows; offset += len(page["items"])
+writer.close(); seconds = time.perf_counter() - start; hwm = %(hwm)s
+ids = pq.read_table(OUT, columns=["id"]).column("id")
+print("RESULT", rows, seconds, len(ids), pc.sum(ids).as_py(), __import__("os").path.getsize(OUT), hwm)
+"""
+
+
+def rest_paths(rows: int, repeat: int, baseline: Path | None = None) -> dict:
+    """REST: a local paginated JSON API (offset paging, 1,000 records a page, 8 fields); the floor is the plain
+    requests -> Arrow -> Parquet loop, dativo a `rest -> iceberg` job."""
+    server = subprocess.Popen([sys.executable, "-c", REST_SERVER, str(rows)], stdout=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{server.stdout.readline().strip()}/items"
+        connection = (f'base_url: "{url.rsplit("/", 1)[0]}", resources: [{{object: t, path: /items, '
+                      f'data_selector: items, paginator: {{type: offset, limit: {REST_PAGE}, total_path: total}}}}]')
+        fill = {"page": REST_PAGE, "hwm": HWM, "batch": BATCH, "type": "rest", "connection": connection,
+                "module": "rest", "tables": ""}
+        expected = (rows, rows * (rows - 1) // 2)
+        floor, dativo, base = [], [], []
+        for _ in range(repeat):
+            floor.append(run_path(REST_FLOOR % fill, url, expected))
+            dativo.append(run_path(DATIVO % fill, url, expected))
+            if baseline:
+                base.append(run_path(DATIVO % fill, url, expected, code_dir=baseline))
+    finally:
+        server.kill()
+    out = {"rows": rows, "floor": _median(floor), "dativo": _median(dativo)}
+    out["dativo_vs_floor"] = round(out["dativo"]["rows_per_s"] / out["floor"]["rows_per_s"], 3)
+    if base:
+        out["baseline"] = _median(base)
+        out["baseline_vs_floor"] = round(out["baseline"]["rows_per_s"] / out["floor"]["rows_per_s"], 3)
+    return out
 
 
 def loadavg() -> list[float]:
@@ -247,7 +318,8 @@ def sql_paths(kind: str, rows: int, data_dir: Path, repeat: int, baseline: Path 
                                     "postgres": lambda: postgres_source(rows),
                                     "mariadb": lambda: mariadb_source(rows)}[kind]()
     reader = READERS[kind] % {"batch": BATCH}
-    fill = {"reader": textwrap.indent(textwrap.dedent(reader), ""), "batch": BATCH, "hwm": HWM,
+    fill = {"reader": textwrap.indent(textwrap.dedent(reader), ""), "batch": BATCH, "hwm": HWM, "module": "sql",
+            "tables": ", tables: [{name: t}]",
             "type": {"postgres": "postgres"}.get(kind, kind), "connection": connection}
     floor, dativo, base = [], [], []
     for _ in range(repeat):  # interleaved: every path sees the same load
@@ -335,6 +407,7 @@ def main() -> None:
     parser.add_argument("--sources", nargs="+", default=["sqlite", "postgres", "mariadb"])
     parser.add_argument("--inc-base", type=int, default=100_000)
     parser.add_argument("--inc-repeat", type=int, default=5, help="0 skips the fixed-cost runs")
+    parser.add_argument("--rest-rows", type=int, default=200_000, help="0 skips the REST paths")
     parser.add_argument("--data-dir", type=Path, default=REPO / ".dativo" / "bench")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--baseline", type=Path, help="another checkout of dativo (e.g. `git worktree add` of "
@@ -349,6 +422,9 @@ def main() -> None:
         for kind in args.sources:
             report[f"{kind}_{rows}"] = result = sql_paths(kind, rows, args.data_dir, args.repeat, args.baseline)
             print(kind, rows, json.dumps(result), file=sys.stderr)
+    if args.rest_rows:
+        report["rest"] = rest_paths(args.rest_rows, args.repeat, args.baseline)
+        print("rest", args.rest_rows, json.dumps(report["rest"]), file=sys.stderr)
     report["loadavg_end"] = loadavg()
     text = json.dumps(report, indent=2)
     if args.json:
