@@ -404,7 +404,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 5_000_000])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--sources", nargs="+", default=["sqlite", "postgres", "mariadb"])
+    parser.add_argument("--sources", nargs="*", default=["sqlite", "postgres", "mariadb"])
     parser.add_argument("--inc-base", type=int, default=100_000)
     parser.add_argument("--inc-repeat", type=int, default=5, help="0 skips the fixed-cost runs")
     parser.add_argument("--rest-rows", type=int, default=200_000, help="0 skips the REST paths")

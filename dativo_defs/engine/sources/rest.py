@@ -134,8 +134,10 @@ class RestSource(Source):
                 retrying, request_timeout=self.config.timeout_seconds, raise_for_status=False,
                 request_max_attempts=self.retry.attempts, request_backoff_factor=self.retry.backoff_seconds,
                 request_max_retry_delay=self.retry.max_delay_seconds, respect_retry_after_header=True)
+            session = retrying.session
+            session.send = _decoding_once(session.send)
             self._client = RESTClient(base_url=self.base_url, headers=dict(self.config.headers), auth=self._auth(),
-                                      session=retrying.session, config=RuntimeConfiguration())
+                                      session=session, config=RuntimeConfiguration())
         return self._client
 
     def _paginator(self, resource: RestResource, params: dict[str, Any]) -> BasePaginator:
@@ -207,6 +209,26 @@ class RestSource(Source):
         if self._client is not None:
             self._client.session.close()
             self._client = None
+
+
+def _decoding_once(send: Any) -> Any:
+    """Wrap a session's `send` so that each response's body is JSON-decoded once: dlt's client decodes it for the
+    records and again in the paginator (cursor, total, has_more), which doubled the decoding time of a page."""
+    def send_once(request: Any, **kwargs: Any) -> Any:
+        response = send(request, **kwargs)
+        decode, decoded = response.json, []
+
+        def json_once(**options: Any) -> Any:
+            if options:
+                return decode(**options)
+            if not decoded:
+                decoded.append(decode())
+            return decoded[0]
+
+        response.json = json_once
+        return response
+
+    return send_once
 
 
 def _path(url: str, host: bool = False) -> str:
