@@ -5,9 +5,11 @@ once: SQLite from bench_engine's file, PostgreSQL and MariaDB inside the server)
   floor    the plain Arrow-native reader (ADBC for SQLite/PostgreSQL, connectorx for MariaDB) -> Arrow ->
            one `pyarrow.parquet.ParquetWriter`, single-threaded, nothing else
   dativo   `run_job` of a `<source> -> iceberg` job on the embedded SQL catalog (full read, contracts off)
+  baseline the same job run from another checkout (--baseline DIR, e.g. main), beside dativo
   pyiceberg (PostgreSQL only) the same rows through pyiceberg's own writer (`Table.append`): output bytes only
 Each in a fresh child process: rows/s from the start of the data movement (imports excluded), wall and CPU
-seconds of the whole process (CPU/wall > 1 means more than one core busy), peak RSS. Every path's output is
+seconds of the whole process (CPU/wall > 1 means more than one core busy), peak RSS (VmHWM, taken before the
+read-back). Every path's output is
 read back (row count and sum of ids) and compared with the source.
 
 Fixed cost, fresh process wall time including imports (`python -c`), PostgreSQL, cursor `id`:
@@ -19,7 +21,7 @@ REST: a local paginated JSON API (offset paging, 1,000 records of 8 fields a pag
 The load average is printed before and after: figures are only comparable within one run.
 
 Usage: python -m tests.bench.bench_scale [--rows 1000000 5000000] [--repeat 3] [--sources sqlite postgres mariadb]
-       [--inc-repeat 5] [--json out.json] [--baseline DIR (another checkout, run as path `baseline`)]
+       [--inc-repeat 5] [--rest-rows 200000] [--json out.json] [--baseline DIR]
 """
 
 from __future__ import annotations
