@@ -232,6 +232,16 @@ def rest_paths(rows: int, repeat: int, baseline: Path | None = None) -> dict:
     return out
 
 
+# Wall and CPU time of a fresh `python -c` process, seen from outside it (imports included).
+TIMER = """
+import resource, subprocess, sys, time
+start = time.perf_counter()
+done = subprocess.run(sys.argv[1:], capture_output=True, text=True, check=False)
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(done.stdout, done.stderr[-2000:], "WALL", time.perf_counter() - start, usage.ru_utime + usage.ru_stime)
+"""
+
+
 def loadavg() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
@@ -243,7 +253,7 @@ def _child(code: str, *args: str, code_dir: Path = REPO) -> tuple[list[str], flo
         script = Path(work) / "path.py"
         script.write_text(textwrap.dedent(code))
         out = subprocess.run([sys.executable, "-c", WRAPPER, str(script), *args, work], capture_output=True,
-                             text=True, cwd=code_dir, env={**os.environ, "PYTHONPATH": str(code_dir)})
+                             text=True, cwd=code_dir, env={**os.environ, "PYTHONPATH": str(code_dir)}, check=False)
     if out.returncode != 0:
         raise RuntimeError((out.stderr.strip().splitlines() or ["failed"])[-1])
     lines = out.stdout.strip().splitlines()
@@ -358,12 +368,8 @@ def fixed_cost(base_rows: int, repeat: int) -> dict:
         env = {**os.environ, "PYTHONPATH": str(REPO), "DATIVO_HOME": f"{work}/home"}
 
         def timed(code: str, *args: str) -> tuple[int, float, float]:
-            out = subprocess.run([sys.executable, "-c", "import resource, time, subprocess, sys\n"
-                                  "t = time.perf_counter(); p = subprocess.run(sys.argv[1:], capture_output=True, "
-                                  "text=True)\nu = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
-                                  "print(p.stdout, p.stderr[-2000:], 'WALL', time.perf_counter() - t, "
-                                  "u.ru_utime + u.ru_stime)", sys.executable, "-c", textwrap.dedent(code), *args],
-                                 capture_output=True, text=True, cwd=REPO, env=env)
+            out = subprocess.run([sys.executable, "-c", TIMER, sys.executable, "-c", textwrap.dedent(code), *args],
+                                 capture_output=True, text=True, cwd=REPO, env=env, check=False)
             text = out.stdout
             if "RESULT" not in text:
                 raise RuntimeError(text[-2000:] + out.stderr[-2000:])
