@@ -56,10 +56,12 @@ schema: install
 clean:
 	rm -rf .dativo .pytest_cache
 
-# Engine throughput vs the floor (ADBC -> Arrow -> Parquet) and dlt, and code-location load time vs a
-# hand-written module, each side by side in the same run; figures go to docs/BENCHMARKS.md.
+# Engine throughput vs the floor (ADBC -> Arrow -> Parquet) and dlt; SQLite, PostgreSQL and MariaDB at 1M and 5M
+# rows, the 10k-row incremental and no-new-rows runs, REST vs a plain loop (bench_scale); code-location load
+# time vs a hand-written module, each side by side in the same run; figures go to docs/BENCHMARKS.md.
 bench: install
 	$(VENV)/bin/python -m tests.bench.bench_engine $(BENCH_ARGS)
+	$(VENV)/bin/python -m tests.bench.bench_scale $(SCALE_ARGS)
 	$(VENV)/bin/python -m tests.bench.bench_defs
 	$(VENV)/bin/python -m tests.bench.bench_parse
 	$(VENV)/bin/python -m tests.bench.bench_validate

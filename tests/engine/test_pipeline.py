@@ -3,6 +3,8 @@ closed when the consumer stops, row groups sized by Iceberg's rules rather than 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import threading
 
 import pyarrow as pa
@@ -68,3 +70,46 @@ def test_row_groups_are_sized_by_rows_and_bytes_not_by_batch(tmp_path):
     metadata = pq.read_metadata(path)
     assert [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)] == [300_000, 300_000]
     assert pq.read_table(path).column("id").to_pylist() == list(range(600_000))
+
+
+class _FailingSink(io.RawIOBase):
+    """A file that accepts the Parquet header, then fails every write (a full disk, a dropped S3 upload)."""
+
+    def __init__(self) -> None:
+        self.accepted = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        if self.accepted >= 4:
+            raise OSError("disk full")
+        self.accepted += len(data)
+        return len(data)
+
+
+def test_an_error_of_the_background_encoding_reaches_the_caller(tmp_path):
+    schema = pa.schema([("id", pa.int64())])
+    writer = RowGroupWriter(_FailingSink(), schema, "zstd", row_group_rows=100_000)
+    with pytest.raises(OSError, match="disk full"):
+        for start in range(0, 1_000_000, 100_000):  # the first group fails in the encoder thread
+            writer.write(pa.record_batch([pa.array(range(start, start + 100_000), pa.int64())], schema=schema))
+        writer.close()
+    with contextlib.suppress(Exception):
+        writer.close()  # the caller's cleanup (a failed run): waits for the encoder, then closes the file
+    assert not [t for t in threading.enumerate() if t.name.startswith("dativo-encode")]
+
+
+def test_groups_encoded_in_the_background_keep_order_and_every_row(tmp_path):
+    schema = pa.schema([("id", pa.int64()), ("text", pa.string())])
+    path = tmp_path / "x.parquet"
+    writer = RowGroupWriter(str(path), schema, "zstd", row_group_rows=100_000)
+    for start in range(0, 1_050_000, 50_000):
+        ids = pa.array(range(start, start + 50_000), pa.int64())
+        writer.write(pa.record_batch([ids, pa.array([f"t{i}" for i in range(start, start + 50_000)])], schema=schema))
+    writer.close()
+    metadata = pq.read_metadata(path)
+    assert [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)] == [100_000] * 10 + [50_000]
+    table = pq.read_table(path)
+    assert table.column("id").to_pylist() == list(range(1_050_000))
+    assert table.column("text")[1_049_999].as_py() == "t1049999"

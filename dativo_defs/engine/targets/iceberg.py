@@ -39,7 +39,7 @@ from .base import RUN_ID_KEY, STATE_JOB_KEY, CommitInfo, Target, WriteRequest
 from .iceberg_journal import Journal, sweep
 from .iceberg_maintenance import migrate_states, referenced_files
 from .iceberg_state import CommittedState, property_key, transaction_without_retries
-from .parquet_writer import ROW_GROUP_BYTES, ROW_GROUP_ROWS, RowGroupWriter
+from .parquet_writer import GROUP_BYTES, GROUP_ROWS, RowGroupWriter
 
 log = logging.getLogger(__name__)
 PARTITIONED_CHUNK_ROWS = 500_000  # pyiceberg's partitioned writer takes a table: chunks of this many rows
@@ -344,8 +344,8 @@ def _write_parquet_files(table: Table, request: WriteRequest) -> tuple[list[str]
     batches' schema widens. Returns the files, the widest schema seen and the row count."""
     properties = table.metadata.properties
     codec = properties.get("write.parquet.compression-codec", "zstd")
-    group_bytes = int(properties.get("write.parquet.row-group-size-bytes", ROW_GROUP_BYTES))
-    group_rows = int(properties.get("write.parquet.row-group-limit", ROW_GROUP_ROWS))
+    group_bytes = int(properties.get("write.parquet.row-group-size-bytes", GROUP_BYTES))
+    group_rows = int(properties.get("write.parquet.row-group-limit", GROUP_ROWS))
     target_bytes = int(properties.get("write.target-file-size-bytes", TARGET_FILE_BYTES))
     files: list[str] = []
     writer: RowGroupWriter | None = None
@@ -356,7 +356,7 @@ def _write_parquet_files(table: Table, request: WriteRequest) -> tuple[list[str]
         for batch in request.batches:
             if batch.num_rows == 0:
                 continue
-            if writer is None or sink.tell() >= target_bytes or batch.schema != writer.schema:
+            if writer is None or writer.written_bytes >= target_bytes or batch.schema != writer.schema:
                 if writer is not None:
                     writer.close()
                     sink.close()
