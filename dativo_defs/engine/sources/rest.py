@@ -31,16 +31,28 @@ from dlt.common.configuration.specs import RuntimeConfiguration
 from dlt.sources.helpers.requests import Client
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import APIKeyAuth, BearerTokenAuth, HttpBasicAuth
-from dlt.sources.helpers.rest_client.paginators import (BasePaginator, BaseReferencePaginator, HeaderLinkPaginator,
-                                                        JSONResponseCursorPaginator, OffsetPaginator,
-                                                        PageNumberPaginator, SinglePagePaginator)
+from dlt.sources.helpers.rest_client.paginators import (
+    BasePaginator,
+    BaseReferencePaginator,
+    HeaderLinkPaginator,
+    JSONResponseCursorPaginator,
+    OffsetPaginator,
+    PageNumberPaginator,
+    SinglePagePaginator,
+)
 from requests.exceptions import ChunkedEncodingError, HTTPError, Timeout
 from requests.exceptions import ConnectionError as RequestsConnectionError
 
 from ...config.sources import Paginator, RestResource
 from ...config.sources import RestSource as RestConfig
-from ..errors import (AuthenticationError, ConfigurationError, ContractViolationError, PermanentError,
-                      SourceNotFoundError, TransientError)
+from ..errors import (
+    AuthenticationError,
+    ConfigurationError,
+    ContractViolationError,
+    PermanentError,
+    SourceNotFoundError,
+    TransientError,
+)
 from ..redaction import redact
 from .base import Source, State, Stream
 
@@ -56,8 +68,8 @@ class LastItemPaginator(BaseReferencePaginator):
         self.item_field, self.param, self.has_more_field = item_field, param, has_more_field
 
     def update_state(self, response: Any, data: list[Any] | None = None) -> None:
-        more = data and response.json().get(self.has_more_field)
-        self._next_reference = str(data[-1][self.item_field]) if more else None
+        more = bool(data) and response.json().get(self.has_more_field)
+        self._next_reference = str(data[-1][self.item_field]) if data and more else None
 
     def update_request(self, request: Any) -> None:
         request.params = {**(request.params or {}), self.param: self._next_reference}
@@ -118,8 +130,10 @@ class RestSource(Source):
         auth = self.config.auth
         if auth is None:
             return None
-        if auth.type == "basic":
+        if auth.type == "basic":  # the config model requires username and password for basic
+            assert auth.username is not None and auth.password is not None
             return HttpBasicAuth(username=auth.username, password=auth.password.resolve(self.base_dir))
+        assert auth.token is not None  # the config model requires a token for bearer and api_key
         token = auth.token.resolve(self.base_dir)
         if auth.type == "bearer":
             return BearerTokenAuth(token=token)
@@ -135,8 +149,8 @@ class RestSource(Source):
                 request_max_attempts=self.retry.attempts, request_backoff_factor=self.retry.backoff_seconds,
                 request_max_retry_delay=self.retry.max_delay_seconds, respect_retry_after_header=True)
             session = retrying.session
-            session.send = _decoding_once(session.send)
-            self._client = RESTClient(base_url=self.base_url, headers=dict(self.config.headers), auth=self._auth(),
+            session.send = _decoding_once(session.send)  # type: ignore[method-assign]  # wrapped per instance
+            self._client = RESTClient(base_url=self.base_url or "", headers=dict(self.config.headers), auth=self._auth(),
                                       session=session, config=RuntimeConfiguration())
         return self._client
 
@@ -169,10 +183,11 @@ class RestSource(Source):
         paginator = self._paginator(resource, params)
         pages = self.client().paginate(resource.path, params=params, paginator=paginator,
                                        data_selector=resource.data_selector or "$")
-        columns, rows, size = _Columns(stream.object), [], self.config.batch_rows
+        columns, size = _Columns(stream.object), self.config.batch_rows
+        rows: list[dict[str, Any]] = []
         for page in self._guarded(pages, stream.object, resource.path):
             records = (r if isinstance(r, dict) else {"value": r} for r in page)
-            rows.extend(r for r in records if window is None or window.admits(r.get(resource.cursor_field)))
+            rows.extend(r for r in records if window is None or window.admits(r.get(resource.cursor_field or "")))
             while len(rows) >= size:
                 yield from _nonempty(columns.batch(rows[:size]), window)
                 del rows[:size]
@@ -195,7 +210,7 @@ class RestSource(Source):
                 raise TransientError(f"{where} after {self.retry.attempts} attempts") from None
             raise ConfigurationError(f"{where}: request rejected", hint="check resources[].params") from None
         except (RequestsConnectionError, Timeout, ChunkedEncodingError) as exc:
-            url = getattr(exc.request, "url", None) or self.base_url.rstrip("/") + "/" + path.lstrip("/")
+            url = getattr(exc.request, "url", None) or (self.base_url or "").rstrip("/") + "/" + path.lstrip("/")
             raise TransientError(f"{name}: cannot reach {_path(url, host=True)} after {self.retry.attempts} "
                                  f"attempts ({type(exc).__name__})") from None
         except ValueError as exc:  # body is not JSON, or the paginator cannot find its fields
@@ -216,7 +231,8 @@ def _decoding_once(send: Any) -> Any:
     records and again in the paginator (cursor, total, has_more), which doubled the decoding time of a page."""
     def send_once(request: Any, **kwargs: Any) -> Any:
         response = send(request, **kwargs)
-        decode, decoded = response.json, []
+        decode = response.json
+        decoded: list[Any] = []
 
         def json_once(**options: Any) -> Any:
             if options:

@@ -25,12 +25,19 @@ import pyarrow as pa
 from ...config.paths import resolve_relative
 from ...config.sources import IncrementalStrategy, SqlTable
 from ...config.sources import SqlSource as SqlConfig
-from ..errors import (AuthenticationError, ConfigurationError, DativoError, ErrorKind, PermanentError,
-                      SourceNotFoundError, TransientError, classify)
+from ..errors import (
+    AuthenticationError,
+    ConfigurationError,
+    DativoError,
+    ErrorKind,
+    PermanentError,
+    SourceNotFoundError,
+    TransientError,
+    classify,
+)
 from . import sql_types
 from .base import Source, State, Stream
 from .window import behind  # noqa: F401 - the lookback rule, re-exported for tests
-
 
 
 @dataclass(frozen=True)
@@ -80,12 +87,14 @@ class SqlSource(Source):
         self.dialect = DIALECTS[config.type]
         self._conn: Any = None  # ADBC connection; for MySQL a pymysql one (checks the login, escapes literals)
         self._cursors: set[Any] = set()  # open ADBC cursors: they must close before their connection
-        self._what, self._table = "query", None  # the table or query being read, for messages
+        self._what: str = "query"  # the table or query being read, for messages
+        self._table: str | None = None
 
     def streams(self) -> list[Stream]:
         inc = self.config.incremental
         by_cursor = inc is not None and inc.enabled and inc.strategy is IncrementalStrategy.CURSOR
-        return [Stream(object=t.object_name, cursor_field=t.cursor_field or (inc.cursor_field if by_cursor else None),
+        default_cursor = inc.cursor_field if by_cursor and inc else None
+        return [Stream(object=t.object_name, cursor_field=t.cursor_field or default_cursor,
                        primary_key=tuple(t.primary_key), lookback=inc.window if inc else None)
                 for t in self.config.tables]
 

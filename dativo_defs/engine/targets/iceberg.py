@@ -14,20 +14,28 @@ catalog (SQL on PostgreSQL, REST: Nessie, Polaris, Lakekeeper, Glue REST) is a m
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from pyiceberg.catalog import Catalog, load_catalog
 from pyiceberg.exceptions import CommitFailedException, NoSuchTableError
 from pyiceberg.expressions import AlwaysTrue
 from pyiceberg.io import FileIO, InputFile, OutputFile
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import ancestors_of
-from pyiceberg.transforms import (BucketTransform, DayTransform, HourTransform, IdentityTransform, MonthTransform,
-                                  TruncateTransform, YearTransform)
+from pyiceberg.transforms import (
+    BucketTransform,
+    DayTransform,
+    HourTransform,
+    IdentityTransform,
+    MonthTransform,
+    Transform,
+    TruncateTransform,
+    YearTransform,
+)
 
 from ...config.paths import resolve_relative
 from ...config.targets import IcebergTarget as IcebergConfig
@@ -44,9 +52,10 @@ from .parquet_writer import GROUP_BYTES, GROUP_ROWS, RowGroupWriter
 log = logging.getLogger(__name__)
 PARTITIONED_CHUNK_ROWS = 500_000  # pyiceberg's partitioned writer takes a table: chunks of this many rows
 TARGET_FILE_BYTES = 512 * 1024 * 1024  # Iceberg's write.target-file-size-bytes default
-TRANSFORMS = {"identity": lambda w: IdentityTransform(), "year": lambda w: YearTransform(),
-              "month": lambda w: MonthTransform(), "day": lambda w: DayTransform(), "hour": lambda w: HourTransform(),
-              "bucket": lambda w: BucketTransform(w or 16), "truncate": lambda w: TruncateTransform(w or 8)}
+TRANSFORMS: dict[str, Callable[[int | None], Transform[Any, Any]]] = {
+    "identity": lambda w: IdentityTransform(), "year": lambda w: YearTransform(), "month": lambda w: MonthTransform(),
+    "day": lambda w: DayTransform(), "hour": lambda w: HourTransform(),
+    "bucket": lambda w: BucketTransform(w or 16), "truncate": lambda w: TruncateTransform(w or 8)}
 
 
 class RecordingIO(FileIO):
@@ -146,7 +155,8 @@ class IcebergTarget(Target):
         orphans = self._orphans.pop(name, 0)
         recorder = RecordingIO(table.io, Journal.start(table.io, table, request.run_id, self.job_key))
         table.io = recorder
-        before = table.current_snapshot().snapshot_id if table.current_snapshot() else None
+        current = table.current_snapshot()
+        before = current.snapshot_id if current is not None else None
         try:
             staged = self._stage(table, request)
             state = request.final_state()
@@ -170,7 +180,6 @@ class IcebergTarget(Target):
                 state: State | None, recorder: RecordingIO) -> Table:
         """The fenced commit loop: rebase onto other writers' commits, never onto this job's."""
         name = self.table_name(request.stream)
-        props = {STATE_JOB_KEY: self.job_key, RUN_ID_KEY: request.run_id}
         state_property = {property_key(self.job_key): read.property_value(request.run_id, state)}
         for attempt in range(self.config.commit_retries + 1):
             table = self.catalog.load_table(name)  # the run may have read for hours: commit onto what is there now
@@ -349,7 +358,7 @@ def _write_parquet_files(table: Table, request: WriteRequest) -> tuple[list[str]
     target_bytes = int(properties.get("write.target-file-size-bytes", TARGET_FILE_BYTES))
     files: list[str] = []
     writer: RowGroupWriter | None = None
-    sink = None
+    sink: Any = None  # the OutputStream of the file being written
     schema = request.schema
     rows = 0
     try:
@@ -399,7 +408,7 @@ def _refresh_name_mapping(tx: Any) -> None:
 
 def _identifier_names(table: Table) -> list[str]:
     schema = table.schema()
-    return [schema.find_column_name(i) for i in schema.identifier_field_ids]
+    return [name for i in schema.identifier_field_ids if (name := schema.find_column_name(i)) is not None]
 
 
 def _last_per_key(data: pa.Table, keys: list[str]) -> pa.Table:

@@ -28,7 +28,7 @@ import fcntl
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from fsspec.implementations.local import LocalFileSystem as FsspecLocalFileSystem
@@ -95,7 +95,7 @@ class ParquetTarget(Target):
             if entry["job"] == self.job_key:
                 state = entry["state"]
                 break
-        self._read[stream.object] = (max((_seq(p) for p in paths), default=0), state)
+        self._read[stream.object] = (_newest_seq(paths), state)
         return state
 
     def _commit_paths(self, stream: Stream) -> list[str]:
@@ -198,7 +198,7 @@ class ParquetTarget(Target):
                         f"{commits}: another run of job {self.job_key} committed (entry {seq}) after this run read "
                         f"its state; nothing of this run was committed",
                         hint="runs of one job overlapped; the retry continues from the new state")
-            seq = max((_seq(p) for p in paths), default=0) + 1
+            seq = _newest_seq(paths) + 1
             try:
                 self._create(f"{commits}/{seq:012d}.json", data)
                 return
@@ -221,7 +221,7 @@ class ParquetTarget(Target):
         finally:
             os.unlink(tmp)
 
-    def _publish(self, run_dir: str, base: str, files: list[str], replaces: list[str] = ()) -> None:
+    def _publish(self, run_dir: str, base: str, files: list[str], replaces: Sequence[str] = ()) -> None:
         """Delete what an overwrite replaces, then move staged files to their final names; idempotent, so
         recovery can finish an interrupted publish."""
         for name in replaces:
@@ -235,6 +235,10 @@ class ParquetTarget(Target):
     def _remove(self, path: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.fs.rm(path, recursive=True)
+
+
+def _newest_seq(paths: list[str]) -> int:
+    return max((seq for path in paths if (seq := _seq(path)) is not None), default=0)
 
 
 def _seq(path: str) -> int | None:
