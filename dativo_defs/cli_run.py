@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from .console import ConsoleSink, JsonSink, LogFormat, default_format, threshold
+from .console import wide_console, ConsoleSink, JsonSink, LogFormat, default_format, threshold
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def run_and_report(job, output: Output) -> int:
     if output.as_json:
         click.echo(json.dumps(result.to_dict(), default=str))
     elif console is not None:
-        out = Console()
+        out = wide_console()
         if not output.quiet and result.objects:
             out.print(console.summary(result))
         out.print(console.final_line(result), highlight=False)

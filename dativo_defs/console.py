@@ -31,6 +31,14 @@ def default_format(stream: TextIO | None = None) -> LogFormat:
     return LogFormat.CONSOLE if stream.isatty() else LogFormat.JSON
 
 
+def wide_console(stderr: bool = False) -> Console:
+    """A rich console; when not a terminal (a pipe, a file, a test), 200 columns so ids are not cut."""
+    console = Console(stderr=stderr)
+    if not console.is_terminal:
+        console = Console(stderr=stderr, width=200)
+    return console
+
+
 def threshold(quiet: bool, verbose: int) -> int | None:
     """The lowest event level shown: -v DEBUG, --quiet WARNING, otherwise None (the job's own level)."""
     if verbose:
