@@ -10,6 +10,7 @@ import click
 
 from .cli_upstream import (app_path, check_command, discover_command, job_dir_files, refusal, select_secrets,
                            upstream_run_options)
+from .cli_init import init_command
 from .cli_preview import preview_command
 from .cli_show import show_command
 from .cli_run import Output, output_options, run_and_report
@@ -234,6 +235,7 @@ main.add_command(check_command)
 main.add_command(discover_command)
 main.add_command(preview_command)
 main.add_command(show_command)
+main.add_command(init_command)
 
 if __name__ == "__main__":  # pragma: no cover
     # `python -m dativo_defs.cli`: run the importable module's `main`, so plugins that import dativo_defs.cli
