@@ -14,6 +14,7 @@ from .cli_init import init_command
 from .cli_preview import preview_command
 from .cli_show import show_command
 from .cli_run import Output, output_options, run_and_report
+from .connector_docs import docs_command
 from .config.paths import RUNNER_CONFIG_ENV, runner_config_path
 
 EXIT_INVALID = 2
@@ -236,6 +237,7 @@ main.add_command(discover_command)
 main.add_command(preview_command)
 main.add_command(show_command)
 main.add_command(init_command)
+main.add_command(docs_command())
 
 if __name__ == "__main__":  # pragma: no cover
     # `python -m dativo_defs.cli`: run the importable module's `main`, so plugins that import dativo_defs.cli

@@ -13,9 +13,9 @@ from pathlib import Path
 import click
 
 from .config.sources import SOURCE_TYPES
+from .config.targets import TARGET_TYPES
 
 EXIT_INVALID = 2
-TARGET_TYPES = ["iceberg", "parquet"]  # the members of config.targets.TargetConfig (a test checks)
 SAMPLE_ROWS = [(1, "first", "2026-01-01T00:00:00+00:00"), (2, "second", "2026-01-02T00:00:00+00:00"),
                (3, "third", "2026-01-03T00:00:00+00:00")]
 
@@ -193,14 +193,16 @@ def _source_block(a: Answers) -> str:
                       "    host: ${MYSQL_HOST:-127.0.0.1}\n    port: 3306\n    database: ${MYSQL_DATABASE:-app}\n"
                       "    user: ${MYSQL_USER:-root}\n    # password: {env: MYSQL_PASSWORD}   # a secret reference, never the value\n")
     else:
-        base = {"stripe": "https://api.stripe.com/v1", "hubspot": "https://api.hubapi.com"}.get(a.source,
-                                                                                               "https://api.example.com")
-        return (f"source:\n  type: {a.source}\n  base_url: {base}\n"
+        if a.source == "rest":
+            base = "  base_url: https://api.example.com\n"
+        else:
+            base = "  # base_url, data_selector, paging, cursor_field and primary_key: the preset's (see the docs)\n"
+        return (f"source:\n  type: {a.source}\n{base}"
                 f"  auth: {{type: bearer, token: {{env: {a.source.upper()}_TOKEN}}}}   # a secret reference\n"
                 f"  resources:\n    - object: {a.object}\n      path: /{a.object}\n"
-                f"      data_selector: data               # JSON path of the records in each page\n"
-                f"      paginator: {{type: single_page}}    # cursor | offset | page_number | header_link\n"
-                f"      cursor_field: updated_at\n      primary_key: [id]\n")
+                + ("      data_selector: data               # JSON path of the records in each page\n"
+                   "      paginator: {type: single_page}    # cursor | offset | page_number | header_link\n"
+                   "      cursor_field: updated_at\n      primary_key: [id]\n" if a.source == "rest" else ""))
     return (f"source:\n  type: {a.source}\n{connection}  tables:\n"
             f"    - name: {a.object}                    # table (schema.table allowed) or query: SELECT ...\n"
             f"      cursor_field: updated_at\n      primary_key: [id]\n"
@@ -214,8 +216,8 @@ def _job_text(a: Answers, schema: str) -> str:
               "target:\n  type: parquet                       # default path: DATIVO_HOME/parquet/<tenant>\n"
               "  mode: append                        # append | overwrite (each run with rows replaces the data)\n")
     return (f"# yaml-language-server: $schema={schema}\n"
-            f"# Written by `dativo init`: {a.source} -> {a.target}. Fields: docs/connectors/{a.source}.md and "
-            f"docs/connectors/{a.target}.md.\n"
+            f"# Written by `dativo init`: {a.source} -> {a.target}. Fields: docs/connectors/"
+            f"{a.source + '-source' if a.source in TARGET_TYPES else a.source}.md and docs/connectors/{a.target}.md.\n"
             f"tenant_id: {a.tenant}\n" + _source_block(a) + target +
             f"# the columns the data must have (a file relative to this one, or inline)\n"
             f"contract: contracts/{a.name}.yaml\n"

@@ -12,7 +12,6 @@ import pytest
 
 from dativo_defs.cli_init import SAMPLE_ROWS, TARGET_TYPES
 from dativo_defs.config.sources import SOURCE_TYPES
-from dativo_defs.config.targets import TargetConfig
 from tests.cli.tty import run_on_tty
 from tests.conftest import need_server
 
@@ -42,11 +41,6 @@ def _headers_resolve(project: Path, tenant: str = "*") -> None:
         assert first.startswith("# yaml-language-server: $schema="), file
         assert (file.parent / first.split("=", 1)[1]).resolve().exists(), file
         assert sum(line.lstrip().startswith("#") or " # " in line for line in file.read_text().splitlines()) >= 2, file
-
-
-def test_targets_offered_are_the_models_targets():
-    assert sorted(TARGET_TYPES) == sorted(m.model_fields["type"].annotation.__args__[0]
-                                          for m in TargetConfig.__origin__.__args__)
 
 
 def test_init_project_validates_and_runs(tmp_path, clean_env):
