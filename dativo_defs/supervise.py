@@ -1,10 +1,10 @@
 """`python -m dativo_defs.supervise -- CMD ...`: run a long-lived server (dagster dev, Airflow standalone) so that
 Ctrl-C ends it cleanly: exit code 0 (so `make` prints no "Error 241"), and no process of its tree left behind.
 
-The command runs in its own session. Ctrl-C (SIGINT) or SIGTERM to this process is passed on to the command's
-process group as SIGINT (the servers' own clean shutdown); after `GRACE_SECONDS` whatever is left of the group,
-and any descendant that moved to another group or session (found by a marker in its environment, Linux /proc),
-is killed. Used by `make dev` and `make airflow`."""
+The command runs in its own session. Ctrl-C (SIGINT) or SIGTERM to this process is passed on to every process of
+that session as SIGINT (the servers' own clean shutdown); a tree still running after GRACE_SECONDS / 2 gets
+SIGTERM, after GRACE_SECONDS SIGKILL. Once the command has ended, whatever is left of its tree (its session, and
+any descendant that started its own session, found by a marker in its environment; Linux /proc) is terminated. Used by `make dev` and `make airflow`."""
 
 from __future__ import annotations
 
@@ -20,68 +20,66 @@ MARKER_ENV = "DATIVO_SUPERVISED"
 GRACE_SECONDS = 30.0
 
 
-def marked_processes(marker: str, variable: str = MARKER_ENV) -> list[int]:
-    """Pids of live processes whose environment carries variable=marker (Linux /proc; [] elsewhere)."""
+def tree_processes(session: int, marker: str, variable: str = MARKER_ENV) -> list[int]:
+    """Pids of live processes in `session`, or whose environment carries variable=marker (a descendant that
+    started its own session; a process that rewrote its title may have lost its environment, but not its
+    session). Linux /proc; [] elsewhere."""
     needle = f"{variable}={marker}".encode()
     found = []
     for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
-            if needle in (entry / "environ").read_bytes().split(b"\0") and _alive(int(entry.name)):
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if fields[0] in ("Z", "X"):  # a zombie waits for its parent to reap it: already gone
+                continue
+            if int(fields[3]) == session or needle in (entry / "environ").read_bytes().split(b"\0"):
                 found.append(int(entry.name))
-        except OSError:  # gone, or not ours to read
+        except (OSError, IndexError, ValueError):  # gone, or not ours to read
             continue
     return found
 
 
-def _alive(pid: int) -> bool:
-    """A running process (a zombie waiting for its parent to reap it counts as gone)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
+def _signal(pids: list[int], sig: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def supervise(command: list[str], grace: float = GRACE_SECONDS) -> int:
     marker = uuid.uuid4().hex  # this supervisor's own: its ancestors (make, a shell) never carry it
     child = subprocess.Popen(command, env={**os.environ, MARKER_ENV: marker}, start_new_session=True)
-    stopping: list[int] = []
+    stopping: list[tuple[int, float]] = []
 
     def stop(signum, _frame) -> None:
         if not stopping:
-            stopping.append(signum)
-            _signal_group(child.pid, signal.SIGINT)
+            stopping.append((signum, time.monotonic()))
+            _signal(tree_processes(child.pid, marker), signal.SIGINT)  # the servers' own clean shutdown
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    code = child.wait()
-    started = time.monotonic()
-    while (left := marked_processes(marker)) and time.monotonic() - started < grace:
-        # The command ended; what is left of its tree gets the clean signal first, then SIGTERM.
-        _signal_group(child.pid, signal.SIGINT)
-        if time.monotonic() - started > grace / 3:
-            for pid in left:
-                try:
-                    os.kill(pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        time.sleep(0.5)
-    for pid in marked_processes(marker):  # past the grace period: no orphans, whatever they do with signals
+    escalated = set()
+    while True:
         try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
+            code = child.wait(timeout=0.5)
+            break
+        except subprocess.TimeoutExpired:
             pass
+        if stopping:  # a server that does not finish its shutdown in time is terminated, then killed
+            waited = time.monotonic() - stopping[0][1]
+            for after, sig in ((grace / 2, signal.SIGTERM), (grace, signal.SIGKILL)):
+                if waited > after and sig not in escalated:
+                    escalated.add(sig)
+                    _signal(tree_processes(child.pid, marker), sig)
+    ended = time.monotonic()
+    while (left := tree_processes(child.pid, marker)) and time.monotonic() - ended < grace / 3:
+        _signal(left, signal.SIGTERM)  # the command ended: whatever is left of its tree ends too
+        time.sleep(0.5)
+    _signal(tree_processes(child.pid, marker), signal.SIGKILL)  # no orphans, whatever they do with signals
     if stopping:
-        print(f"\nstopped ({signal.Signals(stopping[0]).name}); no process left behind", file=sys.stderr)
+        print(f"\nstopped ({signal.Signals(stopping[0][0]).name}); no process left behind", file=sys.stderr)
         return 0
     return code if code >= 0 else 128 - code
 

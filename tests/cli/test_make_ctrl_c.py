@@ -10,16 +10,13 @@ import subprocess
 import termios
 import threading
 import time
-import uuid
 
 import pytest
 
-from dativo_defs.supervise import marked_processes
 from tests.conftest import REPO
 from tests.e2e.servers import base_env, free_port, http_ok, wait_for
 
 STAMP = ".venv/.installed-stamp"  # never reinstall into the shared venv from a test
-TREE_ENV = "DATIVO_TEST_TREE"  # every process started under this test's make inherits it
 
 
 def _controlling_tty() -> None:
@@ -27,7 +24,32 @@ def _controlling_tty() -> None:
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
-def _cmdlines(pids: list[int]) -> list[str]:
+def _stat(pid: int) -> tuple[int, str, int] | None:
+    """(parent pid, state, start time) of a process, None when it is gone."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[1]), fields[0], int(fields[19])
+
+
+def _tree(root: int) -> set[tuple[int, int]]:
+    """(pid, start time) of `root` and every live descendant."""
+    stats = {int(p): st for p in os.listdir("/proc") if p.isdigit() and (st := _stat(int(p)))}
+    found, frontier = set(), [root]
+    while frontier:
+        pid = frontier.pop()
+        if pid in stats and stats[pid][1] not in "ZX":
+            found.add((pid, stats[pid][2]))
+        frontier += [child for child, st in stats.items() if st[0] == pid]
+    return found
+
+
+def _alive(tree: set[tuple[int, int]]) -> list[int]:
+    return [pid for pid, started in tree if (st := _stat(pid)) and st[2] == started and st[1] not in "ZX"]
+
+
+def _cmdlines(pids) -> list[str]:
     out = []
     for pid in pids:
         try:
@@ -41,9 +63,7 @@ def _cmdlines(pids: list[int]) -> list[str]:
 @pytest.mark.parametrize("target", ["dev", "airflow"])
 def test_ctrl_c_ends_make_cleanly_without_orphans(tmp_path, target):
     port = free_port()
-    marker = uuid.uuid4().hex
-    env = base_env(DATIVO_HOME=str(tmp_path / "home"), DAGSTER_HOME=str(tmp_path / "dagster"), TERM="xterm",
-                   **{TREE_ENV: marker})
+    env = base_env(DATIVO_HOME=str(tmp_path / "home"), DAGSTER_HOME=str(tmp_path / "dagster"), TERM="xterm")
     leader, follower = pty.openpty()
     proc = subprocess.Popen(["make", "-o", STAMP, target, f"DAGSTER_PORT={port}", f"AIRFLOW_PORT={port}"], cwd=REPO,
                             env=env, stdin=follower, stdout=follower, stderr=follower, preexec_fn=_controlling_tty)
@@ -62,23 +82,26 @@ def test_ctrl_c_ends_make_cleanly_without_orphans(tmp_path, target):
 
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()
+    tree: set[tuple[int, int]] = set()
     url = f"http://127.0.0.1:{port}/server_info" if target == "dev" else f"http://127.0.0.1:{port}/api/v2/monitor/health"
     try:
         wait_for(lambda: http_ok(url), 300, interval=2, what=f"make {target} serving on {port}",
                  abort=lambda: proc.poll() is not None and b"".join(chunks)[-3000:].decode(errors="replace"))
         if target == "airflow":  # LocalExecutor's workers exist once the scheduler runs: as many as cores
             def workers() -> list[str]:
-                return [c for c in _cmdlines(marked_processes(marker, TREE_ENV)) if "LocalExecutor" in c]
+                return [c for c in _cmdlines(pid for pid, _ in _tree(proc.pid)) if "LocalExecutor" in c]
 
             wait_for(lambda: bool(workers()), 120, interval=2, what="LocalExecutor workers")
             time.sleep(3)
-            assert len(workers()) == (os.cpu_count() or 2), workers()
+            assert len(workers()) == len(os.sched_getaffinity(0)), workers()
+        tree = _tree(proc.pid) - {(proc.pid, _stat(proc.pid)[2])}
+        assert len(tree) >= 3, _cmdlines(pid for pid, _ in tree)  # supervisor, server, its children
         os.write(leader, b"\x03")  # Ctrl-C: SIGINT to the terminal's foreground group (make and the supervisor)
         proc.wait(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
-        leftovers = [pid for pid in marked_processes(marker, TREE_ENV) if pid != proc.pid]
+        leftovers = _alive(tree)
         for pid in leftovers:
             os.kill(pid, 9)
     reader.join(timeout=10)
