@@ -133,7 +133,7 @@ def test_example_values_spelled_out(loaded):
     assert orders["tasks"]["acme__orders"] == dict(
         task_id="acme__orders", operator="PythonOperator", pool="dativo_tenant_acme", pool_slots=1, retries=2,
         retry_delay=1.0, retry_exponential_backoff=3.0, max_retry_delay=10.0, owner="acme", upstream=[])
-    assert (dags["globex_events"]["delta"], dags["globex_events"]["max_active_runs"]) == (30, 2)
+    assert (dags["globex_events"]["delta"], dags["globex_events"]["max_active_runs"]) == (900, 2)
     assert dags["acme_customers"]["tags"] == ["pii:true", "source:sqlite", "tenant:acme"]
     catalog = dags["globex_catalog_daily"]
     assert (catalog["expression"], catalog["timezone"]) == ("0 0 * * *", "America/New_York")
