@@ -18,14 +18,15 @@ DAGSTER_PORT ?= 3000
 export DAGSTER_HOME ?= $(CURDIR)/.dativo/dagster
 
 # The main job on embedded defaults: validate the example project, write the Dagster instance config from
-# the runner file, then `dagster dev` (UI on http://127.0.0.1:$(DAGSTER_PORT)); the schedules owned by
-# Dagster start running into the local Iceberg warehouse under .dativo/.
+# the runner file, then `dg dev` (UI on http://127.0.0.1:$(DAGSTER_PORT); the code location of [tool.dg] in
+# pyproject.toml, the same one `dagster dev -w workspace.yaml` loads, without dagster dev's SupersessionWarning);
+# the schedules owned by Dagster start running into the local Iceberg warehouse under .dativo/.
 dev: install
 	$(VENV)/bin/dativo sample-data
 	$(VENV)/bin/dativo validate
 	$(VENV)/bin/dativo dagster-home
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH exec $(PY) -m dativo_defs.supervise -- \
-	  $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(DAGSTER_PORT)
+	  $(VENV)/bin/dg dev --host 127.0.0.1 --port $(DAGSTER_PORT)
 
 AIRFLOW_PORT ?= 8080
 # LocalExecutor starts `parallelism` worker processes (Airflow's default: 32): size it to the machine's cores.

@@ -110,3 +110,4 @@ def test_ctrl_c_ends_make_cleanly_without_orphans(tmp_path, target):
     assert leftovers == [], _cmdlines(leftovers)
     assert "make: ***" not in screen and "Error" not in screen.split("stopped (SIGINT)")[-1], screen[-3000:]
     assert "no process left behind" in screen, screen[-3000:]
+    assert "SupersessionWarning" not in screen  # make dev runs `dg dev`, not the superseded `dagster dev`
