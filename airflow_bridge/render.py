@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-import pendulum
 from airflow.sdk import DAG, CronTriggerTimetable, DeltaTriggerTimetable
 
 from .manifest import DagSpec, TaskSpec
@@ -50,8 +49,6 @@ def render_dag(spec: DagSpec, mode: ExecutionMode) -> DAG:
         doc_md=f"Rendered by dativo from the Dagster definitions (owner: {spec.owner}).\n\n{description}",
         auto_register=False,
     )
-    if spec.kind == "cron":  # the DAG's zone (its details page) is start_date's, and cron DAGs have none: set it
-        dag.timezone = pendulum.timezone(spec.timezone)
     operators = {}
     for task in spec.tasks:
         operators[task.task_id] = make_operator(task, spec, mode, dag=dag, pool=task.pool, pool_slots=1,

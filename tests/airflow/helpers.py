@@ -102,7 +102,6 @@ for dag in bag.dags.values():
     dags[dag.dag_id] = dict(
         dag_id=dag.dag_id, timetable=type(tt).__name__, expression=getattr(tt, "expression", None),
         timezone=str(getattr(tt, "timezone", None)) if hasattr(tt, "timezone") else None,
-        dag_timezone=str(dag.timezone),
         delta=seconds(getattr(tt, "delta", None)), is_paused_upon_creation=dag.is_paused_upon_creation,
         max_active_runs=dag.max_active_runs, catchup=dag.catchup, tags=sorted(dag.tags),
         description=dag.description, fileloc=dag.fileloc,
