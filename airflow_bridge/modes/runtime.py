@@ -8,6 +8,7 @@ permanent -> AirflowFailException (no retry).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -46,7 +47,10 @@ def _run_in_process(job_file: str, ids: dict[str, str]) -> dict[str, Any]:
     from dativo_defs.assets import assets_for_job_file
     from dativo_defs.engine.events import configure
 
-    configure(sys.stdout)  # Airflow logs a task's stderr at ERROR level; engine events are INFO
+    # Each event once, at its level: through the `dativo` logger into Airflow's task log (no stdout copy), and
+    # no alembic chatter from the Dagster instance's storage.
+    configure(lines=False)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
     assets_def = assets_for_job_file(Path(job_file))
     run_tags = {**ids, tags.RETRIES_OWNER: "airflow", **{k: v for k, v in assets_def.op.tags.items()

@@ -117,6 +117,10 @@ def test_airflow_ui_login_dag_list_and_grid(browser, tmp_path):
     try:
         run = ("shop_orders", airflow.trigger("shop_orders"))
         assert airflow.wait_runs([run], timeout=240)[run] == "success", airflow.server.tail(60)
+        log = airflow.log("shop_orders", run[1], "shop__orders", 1)
+        for event in ("job_started", "commit", "job_finished"):  # each engine event once, no alembic chatter
+            assert log.count(f'\\"event_type\\": \\"{event}\\"') + log.count(f'"event_type": "{event}"') == 1, log[-3000:]
+        assert "alembic" not in log, log[-3000:]
 
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.goto(f"{base}/", wait_until="domcontentloaded")
@@ -137,8 +141,11 @@ def test_airflow_ui_login_dag_list_and_grid(browser, tmp_path):
         _goto(page, f"{base}/dags/shop_orders/runs")
         page.get_by_text(re.compile("success", re.IGNORECASE)).first.wait_for(timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / "airflow_dag_runs.png"), full_page=True)
-        summary("E2E browser: Airflow UI login, DAG list, DAG grid and a successful run visible (screenshots in "
-                "test-artifacts/)")
+        _goto(page, f"{base}/dags/shop_orders/runs/{run[1]}/tasks/shop__orders")  # the task log
+        page.get_by_text(re.compile("job_finished")).first.wait_for(timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "airflow_task_log.png"), full_page=True)
+        summary("E2E browser: Airflow UI login, DAG list, DAG grid, a successful run and its task log with each "
+                "engine event once visible (screenshots in test-artifacts/)")
         page.close()
     finally:
         airflow.server.stop()
