@@ -41,7 +41,7 @@ def _airflow_ids(context: dict[str, Any]) -> dict[str, str]:
 
 
 def _run_in_process(job_file: str, ids: dict[str, str]) -> dict[str, Any]:
-    from dagster import DagsterInstance, materialize
+    from dagster import DagsterInstance, Definitions, define_asset_job
 
     from dativo_defs import tags
     from dativo_defs.assets import assets_for_job_file
@@ -59,7 +59,9 @@ def _run_in_process(job_file: str, ids: dict[str, str]) -> dict[str, Any]:
     instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
     try:
         quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # Dagster's debug chatter -> stderr
-        result = materialize([assets_def], instance=instance, tags=run_tags, raise_on_error=False, run_config=quiet)
+        name = f"{assets_def.op.name}_job"  # the job's own asset job (definitions.py), not __ephemeral_asset_job__
+        job_def = Definitions(assets=[assets_def], jobs=[define_asset_job(name)]).resolve_job_def(name)
+        result = job_def.execute_in_process(instance=instance, tags=run_tags, raise_on_error=False, run_config=quiet)
         if result.success:
             return {"dagster_run_id": result.run_id, "objects": [_plain(e) for e in result.get_asset_materialization_events()]}
         failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
