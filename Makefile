@@ -18,21 +18,28 @@ DAGSTER_PORT ?= 3000
 export DAGSTER_HOME ?= $(CURDIR)/.dativo/dagster
 
 # The main job on embedded defaults: validate the example project, write the Dagster instance config from
-# the runner file, then `dagster dev` (UI on http://127.0.0.1:$(DAGSTER_PORT)); the schedules owned by
-# Dagster start running into the local Iceberg warehouse under .dativo/.
+# the runner file, then `dg dev` (UI on http://127.0.0.1:$(DAGSTER_PORT); the code location of [tool.dg] in
+# pyproject.toml, the same one `dagster dev -w workspace.yaml` loads, without dagster dev's SupersessionWarning);
+# the schedules owned by Dagster start running into the local Iceberg warehouse under .dativo/.
 dev: install
 	$(VENV)/bin/dativo sample-data
 	$(VENV)/bin/dativo validate
 	$(VENV)/bin/dativo dagster-home
-	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(DAGSTER_PORT)
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH exec $(PY) -m dativo_defs.supervise -- \
+	  $(VENV)/bin/dg dev --host 127.0.0.1 --port $(DAGSTER_PORT)
 
 AIRFLOW_PORT ?= 8080
+# LocalExecutor starts `parallelism` worker processes (Airflow's default: 32): size it to the machine's cores.
+AIRFLOW_PARALLELISM ?= $(shell nproc 2>/dev/null || echo 2)
 
 # Airflow 3 standalone on the example project: project-local AIRFLOW_HOME (.dativo/airflow), the dags folder
 # airflow_bridge/dags_folder (one file importing airflow_bridge.dags), tenant pools synced first.
+# dev and airflow exec dativo_defs.supervise (no shell in between, which would die of the SIGINT itself): Ctrl-C
+# ends the server and its whole process tree with exit 0, so make reports no error.
 airflow: install
 	$(VENV)/bin/dativo sample-data
-	$(VENV)/bin/dativo airflow standalone --port $(AIRFLOW_PORT)
+	AIRFLOW__CORE__PARALLELISM=$(AIRFLOW_PARALLELISM) exec $(PY) -m dativo_defs.supervise -- \
+	  $(VENV)/bin/dativo airflow standalone --port $(AIRFLOW_PORT)
 
 # Run every enabled job of the example project once, without an orchestrator.
 run-once: install

@@ -89,11 +89,14 @@ def build_job_assets(job: Job, pool_slots: int = 1, dagster_retries: bool = True
         op_tags=job_tags(job),
     )
     def _materialize(context) -> Iterator[MaterializeResult]:  # no annotation: postponed annotations confuse dagster
+        from .dagster_log import to_context_log
+        from .engine.events import listening
         from .engine.runner import run_job  # imported at run time: keeps code-location loads light
 
         run_ids = {"dagster_run_id": context.run_id, **{k: v for k, v in context.run.tags.items()
                                                         if k.startswith("airflow/")}}
-        result = run_job(job, RunContext(caller="dagster", run_ids=run_ids))
+        with listening(to_context_log(context.log, job.config.logging.level)):  # events in the run's event log
+            result = run_job(job, RunContext(caller="dagster", run_ids=run_ids))
         _raise_for_failure(context, job, result)
         for obj in result.objects:
             yield MaterializeResult(asset_key=asset_key(job, obj.object), metadata=materialization_metadata(result, obj))

@@ -8,6 +8,10 @@ from pathlib import Path
 
 import click
 
+from .cli_init import init_command
+from .cli_preview import preview_command
+from .cli_run import Output, output_options, run_and_report
+from .cli_show import show_command
 from .cli_upstream import (
     app_path,
     check_command,
@@ -18,6 +22,7 @@ from .cli_upstream import (
     upstream_run_options,
 )
 from .config.paths import RUNNER_CONFIG_ENV, runner_config_path
+from .connector_docs import docs_command
 
 EXIT_INVALID = 2
 
@@ -95,9 +100,9 @@ def schema(check: bool, directory: Path | None) -> None:
               help="The job file to run.")
 @click.option("--all", "run_all", is_flag=True, help="Run every enabled scheduled job of the runner file once.")
 @runner_option
-@click.option("--json", "as_json", is_flag=True, help="Print each RunResult as a JSON line on stdout.")
+@output_options
 @upstream_run_options
-def run(job_file: Path | None, run_all: bool, runner_config: Path | None, as_json: bool, job_dir: Path | None,
+def run(job_file: Path | None, run_all: bool, runner_config: Path | None, output: Output, job_dir: Path | None,
         secrets_dir: str | None, secret_manager: str | None, secret_manager_config: str | None, tenant_id: str | None,
         mode: str) -> None:
     """Run one job (--config) or all scheduled jobs (--all) once.
@@ -131,33 +136,13 @@ def run(job_file: Path | None, run_all: bool, runner_config: Path | None, as_jso
         for reason in refused:
             click.echo(f"ERROR {reason}", err=True)
         sys.exit(EXIT_INVALID)
-    codes = [_run_and_report(job, as_json) for job in jobs]
+    codes = [run_and_report(job, output) for job in jobs]
     sys.exit(max(codes + ([EXIT_INVALID] if run_all and not project.ok else []), default=0))
 
 
 def _print_issues(issues: list) -> None:
     for issue in issues:
         click.echo(f"ERROR {issue}", err=True)
-
-
-def _run_and_report(job, as_json: bool) -> int:
-    import json
-
-    from .engine.context import CALLER_RUN_IDS_ENV, RunContext
-    from .engine.runner import run_job
-
-    # An orchestrator that runs `dativo run` as a child (airflow_bridge's subprocess mode) passes its run ids.
-    caller_ids = json.loads(os.environ.get(CALLER_RUN_IDS_ENV, "{}"))
-    result = run_job(job, RunContext(caller=caller_ids.pop("caller", "cli"), run_ids=caller_ids))
-    if as_json:
-        click.echo(json.dumps(result.to_dict(), default=str))
-        return result.exit_code
-    for obj in result.objects:
-        click.echo(f"  {obj.table}: {obj.rows_written} rows, {obj.files_written} files, snapshot {obj.snapshot_id}, "
-                   f"cursor {obj.cursor_before} -> {obj.cursor_after}")
-    click.echo(f"{job.tenant_id}/{job.name}: {result.status.value}, {result.rows_written} rows in "
-               f"{result.duration_seconds}s" + (f" — {result.error_kind} error: {result.error}" if result.error else ""))
-    return result.exit_code
 
 
 @main.command()
@@ -265,6 +250,10 @@ def _load_plugins() -> None:
 
 main.add_command(check_command)
 main.add_command(discover_command)
+main.add_command(preview_command)
+main.add_command(show_command)
+main.add_command(init_command)
+main.add_command(docs_command())
 
 if __name__ == "__main__":  # pragma: no cover
     # `python -m dativo_defs.cli`: run the importable module's `main`, so plugins that import dativo_defs.cli

@@ -29,7 +29,7 @@ def test_examples_are_valid():
     assert len(rows) == 7
     assert rows["acme/orders_rebuild"].split()[-4:] == ["manual", "-", "any", "-"]  # matched by `runner.jobs`
     assert "Europe/Berlin" in rows["acme_orders_hourly"] and "cron 5 * * * *" in rows["acme_orders_hourly"]
-    assert "every 30s" in rows["globex_events"]
+    assert "every 900s" in rows["globex_events"]
     assert rows["globex_catalog_daily"].split()[-2:] == ["airflow", "yes"]
     assert rows["initech_invoices_nightly"].split()[-1] == "no"
     tenants = {line.split()[1] for line in rows.values()}

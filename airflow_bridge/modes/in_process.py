@@ -5,8 +5,8 @@ API. Airflow owns the retries: the assets are built without a RetryPolicy and th
 from __future__ import annotations
 
 import json
+import logging
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ def build(task: TaskSpec, spec: DagSpec, **airflow_kwargs: Any) -> Any:
 
 
 def run_in_process(job_file: str, **context: Any) -> dict[str, Any]:
-    from dagster import DagsterInstance, materialize
+    from dagster import DagsterInstance, Definitions, define_asset_job
     from dagster._core.execution.plan.objects import StepFailureData
 
     from dativo_defs import tags
@@ -32,7 +32,10 @@ def run_in_process(job_file: str, **context: Any) -> dict[str, Any]:
 
     from .runtime import airflow_ids, raise_for, report
 
-    configure(sys.stdout)  # Airflow logs a task's stderr at ERROR level; engine events are INFO
+    # Each event once, at its level: through the `dativo` logger into Airflow's task log (no stdout copy), and
+    # no alembic chatter from the Dagster instance's storage.
+    configure(lines=False)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     assets_def = assets_for_job_file(Path(job_file), dagster_retries=False)
     run_tags = {**airflow_ids(context), tags.RETRIES_OWNER: "airflow",
                 **{k: v for k, v in assets_def.op.tags.items() if k in (tags.TENANT, tags.JOB)}}
@@ -40,7 +43,9 @@ def run_in_process(job_file: str, **context: Any) -> dict[str, Any]:
     instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
     try:
         quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # Dagster's debug chatter -> stderr
-        result = materialize([assets_def], instance=instance, tags=run_tags, raise_on_error=False, run_config=quiet)
+        name = f"{assets_def.op.name}_job"  # the job's own asset job (definitions.py), not __ephemeral_asset_job__
+        job_def = Definitions(assets=[assets_def], jobs=[define_asset_job(name)]).resolve_job_def(name)
+        result = job_def.execute_in_process(instance=instance, tags=run_tags, raise_on_error=False, run_config=quiet)
         if result.success:
             return report({"dagster_run_id": result.run_id,
                            "objects": [_plain(e) for e in result.get_asset_materialization_events()]})

@@ -11,6 +11,9 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -21,17 +24,46 @@ LOGGER_NAME = "dativo"
 EVENT_LOG_ENV = "DATIVO_EVENT_LOG"  # optional file that also receives every event line (JSON lines)
 
 
-def configure(stream: TextIO | None = None) -> None:
+@dataclass(frozen=True)
+class Event:
+    """One engine event as a listener receives it: the record (secrets masked) and its JSON line."""
+
+    event_type: str
+    level: int  # a logging level
+    record: dict[str, Any]
+    line: str
+
+
+Listener = Callable[[Event], None]
+_listeners: list[Listener] = []
+
+
+@contextmanager
+def listening(listener: Listener) -> Iterator[None]:
+    """Hand every event of the runs inside the block to `listener`, whatever the job's log level (a listener
+    filters for itself: the CLI's console and JSON sinks use it)."""
+    _listeners.append(listener)
+    try:
+        yield
+    finally:
+        _listeners.remove(listener)
+
+
+def configure(stream: TextIO | None = None, *, lines: bool = True) -> None:
     """Send event lines to `stream` (default stderr; Airflow tasks use stdout, which Airflow logs as INFO) and,
-    with DATIVO_EVENT_LOG set, to that file too. Idempotent unless a stream is given."""
+    with DATIVO_EVENT_LOG set, to that file too. `lines=False`: no stream (a listener prints instead).
+    Idempotent unless a stream or lines=False is given."""
     logger = logging.getLogger(LOGGER_NAME)
-    if getattr(logger, "_dativo_configured", False) and stream is None:
+    if getattr(logger, "_dativo_configured", False) and stream is None and lines:
         return
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    logger.addHandler(handler)
+    if lines:
+        handler = logging.StreamHandler(stream or sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    else:
+        logger.addHandler(logging.NullHandler())
     if os.environ.get(EVENT_LOG_ENV):
         file_handler = logging.FileHandler(os.environ[EVENT_LOG_ENV], encoding="utf-8")
         file_handler.setFormatter(logging.Formatter("%(message)s"))
@@ -53,14 +85,20 @@ class EventLog:
         self.started = time.monotonic()
 
     def emit(self, event_type: str, level: int = logging.INFO, **fields: Any) -> None:
-        if not self.logger.isEnabledFor(level):
+        enabled = self.logger.isEnabledFor(level)
+        if not enabled and not _listeners:
             return
         record = {"timestamp": datetime.now(UTC).isoformat(timespec="microseconds"),
                   "level": logging.getLevelName(level), "event_type": event_type, **self.base, **fields}
         line = json.dumps(record, default=str, sort_keys=False)
         if self.redaction:
             line = redact(line)
-        self.logger.log(level, line)
+        if enabled:
+            self.logger.log(level, line)
+        if _listeners:
+            event = Event(event_type, level, json.loads(line) if self.redaction else record, line)
+            for listener in list(_listeners):
+                listener(event)
 
     def elapsed(self) -> float:
         return round(time.monotonic() - self.started, 3)

@@ -128,7 +128,7 @@ def test_example_values_spelled_out(loaded):
         task_id="acme__orders", operator="PythonOperator", pool="dativo_tenant_acme", pool_slots=1, retries=2,
         retry_delay=1.0, retry_exponential_backoff=0, max_retry_delay=10.0, owner="acme", upstream=[],
         retry_waits=[1.0, 3.0])  # initial 1 s, multiplier 3, max 10 s: exactly the curve
-    assert (dags["globex_events"]["delta"], dags["globex_events"]["max_active_runs"]) == (30, 2)
+    assert (dags["globex_events"]["delta"], dags["globex_events"]["max_active_runs"]) == (900, 2)
     assert dags["acme_customers"]["tags"] == ["pii:true", "source:sqlite", "tenant:acme"]
     catalog = dags["globex_catalog_daily"]
     assert (catalog["expression"], catalog["timezone"]) == ("0 0 * * *", "America/New_York")

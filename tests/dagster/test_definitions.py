@@ -33,7 +33,7 @@ def test_example_definitions_carry_every_schedule_attribute(example_project):
     assert "owned by airflow" in airflow_owned.description
     assert defs.get_schedule_def("initech_invoices_nightly").default_status is DefaultScheduleStatus.STOPPED
     events = defs.get_sensor_def("globex_events")
-    assert events.minimum_interval_seconds == 30 and events.default_status is DefaultSensorStatus.RUNNING
+    assert events.minimum_interval_seconds == 900 and events.default_status is DefaultSensorStatus.RUNNING
     contract = trigger_contract(events)
     assert (contract.max_concurrent_runs, contract.owner.value, contract.enabled) == (2, "dagster", True)
     assets = defs.resolve_all_asset_specs()

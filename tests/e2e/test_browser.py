@@ -86,6 +86,7 @@ def test_dagster_ui_shows_assets_and_materialization_metadata(browser, tmp_path)
         with DagsterInstance.from_config(str(dagster_home)) as instance:
             wait_for(lambda: instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.SUCCESS])), 180, interval=2,
                      what="a successful sensor run")
+            run_id = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.SUCCESS]))[-1].run_id
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.goto(f"{base}/asset-groups/shop", wait_until="domcontentloaded")
         page.get_by_text("orders").first.wait_for(timeout=60_000)
@@ -95,9 +96,15 @@ def test_dagster_ui_shows_assets_and_materialization_metadata(browser, tmp_path)
         body = page.inner_text("body")
         assert "rows_written" in body and "snapshot_id" in body and "cursor_after" in body
         page.screenshot(path=str(ARTIFACTS / "dagster_asset_materialization.png"), full_page=True)
+        page.goto(f"{base}/runs/{run_id}", wait_until="domcontentloaded")  # engine events in the structured log
+        page.get_by_text(re.compile(r"commit object=orders .*rows=50")).first.wait_for(timeout=60_000)
+        assert page.get_by_text(re.compile(r"^job_finished status=success")).count() == 1
+        page.get_by_placeholder("Filter").first.fill("job_")  # searchable: the engine's start and finish events
+        page.get_by_text(re.compile(r"^job_started ")).first.wait_for(timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "dagster_run_engine_events.png"), full_page=True)
         page.close()
-        summary("E2E browser: Dagster UI asset graph and latest materialization metadata visible (screenshots in "
-                "test-artifacts/)")
+        summary("E2E browser: Dagster UI asset graph, latest materialization metadata and the engine's events in a "
+                "run's structured log visible (screenshots in test-artifacts/)")
     finally:
         server.stop()
 
@@ -110,6 +117,10 @@ def test_airflow_ui_login_dag_list_and_grid(browser, tmp_path):
     try:
         run = ("shop_orders", airflow.trigger("shop_orders"))
         assert airflow.wait_runs([run], timeout=240)[run] == "success", airflow.server.tail(60)
+        log = airflow.log("shop_orders", run[1], "shop__orders", 1)
+        for event in ("job_started", "commit", "job_finished"):  # each engine event once, no alembic chatter
+            assert log.count(f'\\"event_type\\": \\"{event}\\"') + log.count(f'"event_type": "{event}"') == 1, log[-3000:]
+        assert "alembic" not in log, log[-3000:]
 
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.goto(f"{base}/", wait_until="domcontentloaded")
@@ -130,8 +141,11 @@ def test_airflow_ui_login_dag_list_and_grid(browser, tmp_path):
         _goto(page, f"{base}/dags/shop_orders/runs")
         page.get_by_text(re.compile("success", re.IGNORECASE)).first.wait_for(timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / "airflow_dag_runs.png"), full_page=True)
-        summary("E2E browser: Airflow UI login, DAG list, DAG grid and a successful run visible (screenshots in "
-                "test-artifacts/)")
+        _goto(page, f"{base}/dags/shop_orders/runs/{run[1]}/tasks/shop__orders")  # the task log
+        page.get_by_text(re.compile("job_finished")).first.wait_for(timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "airflow_task_log.png"), full_page=True)
+        summary("E2E browser: Airflow UI login, DAG list, DAG grid, a successful run and its task log with each "
+                "engine event once visible (screenshots in test-artifacts/)")
         page.close()
     finally:
         airflow.server.stop()

@@ -1,0 +1,97 @@
+"""`python -m dativo_defs.supervise -- CMD ...`: run a long-lived server (dagster dev, Airflow standalone) so that
+Ctrl-C ends it cleanly: exit code 0 (so `make` prints no "Error 241"), and no process of its tree left behind.
+
+The command runs in its own session. Ctrl-C (SIGINT) or SIGTERM to this process is passed on to every process of
+that session as SIGINT (the servers' own clean shutdown); a tree still running after GRACE_SECONDS / 2 gets
+SIGTERM, after GRACE_SECONDS SIGKILL. Once the command has ended, whatever is left of its tree (its session, and
+any descendant that started its own session, found by a marker in its environment; Linux /proc) is terminated.
+Used by `make dev` and `make airflow`."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+MARKER_ENV = "DATIVO_SUPERVISED"
+GRACE_SECONDS = 30.0
+
+
+def tree_processes(session: int, marker: str, variable: str = MARKER_ENV) -> list[int]:
+    """Pids of live processes in `session`, or whose environment carries variable=marker (a descendant that
+    started its own session; a process that rewrote its title may have lost its environment, but not its
+    session). Linux /proc; [] elsewhere."""
+    needle = f"{variable}={marker}".encode()
+    found = []
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if fields[0] in ("Z", "X"):  # a zombie waits for its parent to reap it: already gone
+                continue
+            if int(fields[3]) == session or needle in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except (OSError, IndexError, ValueError):  # gone, or not ours to read
+            continue
+    return found
+
+
+def _signal(pids: list[int], sig: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):  # gone already, or not ours
+            os.kill(pid, sig)
+
+
+def supervise(command: list[str], grace: float = GRACE_SECONDS) -> int:
+    marker = uuid.uuid4().hex  # this supervisor's own: its ancestors (make, a shell) never carry it
+    child = subprocess.Popen(command, env={**os.environ, MARKER_ENV: marker}, start_new_session=True)
+    stopping: list[tuple[int, float]] = []
+
+    def stop(signum, _frame) -> None:
+        if not stopping:
+            stopping.append((signum, time.monotonic()))
+            _signal(tree_processes(child.pid, marker), signal.SIGINT)  # the servers' own clean shutdown
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    escalated = set()
+    while True:
+        try:
+            code = child.wait(timeout=0.5)
+            break
+        except subprocess.TimeoutExpired:
+            pass
+        if stopping:  # a server that does not finish its shutdown in time is terminated, then killed
+            waited = time.monotonic() - stopping[0][1]
+            for after, sig in ((grace / 2, signal.SIGTERM), (grace, signal.SIGKILL)):
+                if waited > after and sig not in escalated:
+                    escalated.add(sig)
+                    _signal(tree_processes(child.pid, marker), sig)
+    ended = time.monotonic()
+    while (left := tree_processes(child.pid, marker)) and time.monotonic() - ended < grace / 3:
+        _signal(left, signal.SIGTERM)  # the command ended: whatever is left of its tree ends too
+        time.sleep(0.5)
+    _signal(tree_processes(child.pid, marker), signal.SIGKILL)  # no orphans, whatever they do with signals
+    if stopping:
+        print(f"\nstopped ({signal.Signals(stopping[0][0]).name}); no process left behind", file=sys.stderr)
+        return 0
+    return code if code >= 0 else 128 - code
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    if args[:1] == ["--"]:
+        args = args[1:]
+    if not args:
+        sys.exit("usage: python -m dativo_defs.supervise -- COMMAND [ARGS...]")
+    sys.exit(supervise(args))
+
+
+if __name__ == "__main__":
+    main()

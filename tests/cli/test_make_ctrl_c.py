@@ -1,0 +1,113 @@
+"""Ctrl-C on `make dev` / `make airflow` (a real terminal, a real server): exit without make's "Error", and no
+process of the server's tree left behind. `make airflow` sizes LocalExecutor to the machine's cores."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import subprocess
+import termios
+import threading
+import time
+
+import pytest
+
+from tests.conftest import REPO
+from tests.e2e.servers import base_env, free_port, http_ok, wait_for
+
+STAMP = ".venv/.installed-stamp"  # never reinstall into the shared venv from a test
+
+
+def _controlling_tty() -> None:
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def _stat(pid: int) -> tuple[int, str, int] | None:
+    """(parent pid, state, start time) of a process, None when it is gone."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[1]), fields[0], int(fields[19])
+
+
+def _tree(root: int) -> set[tuple[int, int]]:
+    """(pid, start time) of `root` and every live descendant."""
+    stats = {int(p): st for p in os.listdir("/proc") if p.isdigit() and (st := _stat(int(p)))}
+    found, frontier = set(), [root]
+    while frontier:
+        pid = frontier.pop()
+        if pid in stats and stats[pid][1] not in "ZX":
+            found.add((pid, stats[pid][2]))
+        frontier += [child for child, st in stats.items() if st[0] == pid]
+    return found
+
+
+def _alive(tree: set[tuple[int, int]]) -> list[int]:
+    return [pid for pid, started in tree if (st := _stat(pid)) and st[2] == started and st[1] not in "ZX"]
+
+
+def _cmdlines(pids) -> list[str]:
+    out = []
+    for pid in pids:
+        try:
+            out.append(open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:
+            pass
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["dev", "airflow"])
+def test_ctrl_c_ends_make_cleanly_without_orphans(tmp_path, target):
+    port = free_port()
+    env = base_env(DATIVO_HOME=str(tmp_path / "home"), DAGSTER_HOME=str(tmp_path / "dagster"), TERM="xterm")
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(["make", "-o", STAMP, target, f"DAGSTER_PORT={port}", f"AIRFLOW_PORT={port}"], cwd=REPO,
+                            env=env, stdin=follower, stdout=follower, stderr=follower, preexec_fn=_controlling_tty)
+    os.close(follower)
+    chunks: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                data = os.read(leader, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    tree: set[tuple[int, int]] = set()
+    url = f"http://127.0.0.1:{port}/server_info" if target == "dev" else f"http://127.0.0.1:{port}/api/v2/monitor/health"
+    try:
+        wait_for(lambda: http_ok(url), 300, interval=2, what=f"make {target} serving on {port}",
+                 abort=lambda: proc.poll() is not None and b"".join(chunks)[-3000:].decode(errors="replace"))
+        if target == "airflow":  # LocalExecutor's workers exist once the scheduler runs: as many as cores
+            def workers() -> list[str]:
+                return [c for c in _cmdlines(pid for pid, _ in _tree(proc.pid)) if "LocalExecutor" in c]
+
+            wait_for(lambda: bool(workers()), 120, interval=2, what="LocalExecutor workers")
+            time.sleep(3)
+            assert len(workers()) == len(os.sched_getaffinity(0)), workers()
+        tree = _tree(proc.pid) - {(proc.pid, _stat(proc.pid)[2])}
+        assert len(tree) >= 3, _cmdlines(pid for pid, _ in tree)  # supervisor, server, its children
+        os.write(leader, b"\x03")  # Ctrl-C: SIGINT to the terminal's foreground group (make and the supervisor)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        leftovers = _alive(tree)
+        for pid in leftovers:
+            os.kill(pid, 9)
+    reader.join(timeout=10)
+    os.close(leader)
+    screen = b"".join(chunks).decode(errors="replace")
+    assert leftovers == [], _cmdlines(leftovers)
+    assert "make: ***" not in screen and "Error" not in screen.split("stopped (SIGINT)")[-1], screen[-3000:]
+    assert "no process left behind" in screen, screen[-3000:]
+    assert "SupersessionWarning" not in screen  # make dev runs `dg dev`, not the superseded `dagster dev`
