@@ -19,6 +19,10 @@ EXIT_INVALID = 2
 SAMPLE_ROWS = [(1, "first", "2026-01-01T00:00:00+00:00"), (2, "second", "2026-01-02T00:00:00+00:00"),
                (3, "third", "2026-01-03T00:00:00+00:00")]
 
+# What `init` scaffolds: every dativo source type but the upstream dialect's plugin runner, which only an
+# upstream-format job file (source.custom_reader) produces.
+INIT_SOURCE_TYPES = [t for t in SOURCE_TYPES if t != "upstream_plugin"]
+
 
 @dataclass(frozen=True)
 class Answers:
@@ -42,7 +46,7 @@ def _ask(value: str | None, label: str, default: str | None, choices: list[str] 
 
 def _answers(tenant, name, source, target, obj, default_tenant: str | None) -> Answers:
     tenant = _safe(_ask(tenant, "tenant id", default_tenant), "--tenant")
-    source = _ask(source, "source type", "csv", SOURCE_TYPES)
+    source = _ask(source, "source type", "csv", INIT_SOURCE_TYPES)
     target = _ask(target, "target type", "iceberg", TARGET_TYPES)
     obj = _safe(_ask(obj, "object (table) name", "items"), "--object")
     if source == "sqlite" and obj.lower().startswith("sqlite_"):
@@ -63,7 +67,7 @@ def _safe(value: str, flag: str) -> str:
 common = [
     click.option("--tenant", default=None, help="Tenant id owning the job."),
     click.option("--name", default=None, help="Job name (file name; default: the source type, or the object for csv)."),
-    click.option("--source", type=click.Choice(SOURCE_TYPES), default=None, help="Source type (default csv)."),
+    click.option("--source", type=click.Choice(INIT_SOURCE_TYPES), default=None, help="Source type (default csv)."),
     click.option("--target", type=click.Choice(TARGET_TYPES), default=None, help="Target type (default iceberg)."),
     click.option("--object", "obj", default=None, help="Object (table / stream) the job reads (default items)."),
     click.option("--force", is_flag=True, help="Overwrite files that exist."),

@@ -11,7 +11,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from dativo_defs.cli_init import SAMPLE_ROWS, TARGET_TYPES
-from dativo_defs.config.sources import SOURCE_TYPES
+from dativo_defs.cli_init import INIT_SOURCE_TYPES as SOURCE_TYPES
 from tests.cli.tty import run_on_tty
 from tests.conftest import need_server
 
