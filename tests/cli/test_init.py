@@ -10,8 +10,8 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 
-from dativo_defs.cli_init import SAMPLE_ROWS, TARGET_TYPES
 from dativo_defs.cli_init import INIT_SOURCE_TYPES as SOURCE_TYPES
+from dativo_defs.cli_init import SAMPLE_ROWS
 from tests.cli.tty import run_on_tty
 from tests.conftest import need_server
 
