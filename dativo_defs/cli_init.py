@@ -12,16 +12,14 @@ from pathlib import Path
 
 import click
 
-from .config.sources import SOURCE_TYPES
+from .config.sources import DIALECT_ONLY_TYPES, SOURCE_TYPES
 from .config.targets import TARGET_TYPES
 
 EXIT_INVALID = 2
 SAMPLE_ROWS = [(1, "first", "2026-01-01T00:00:00+00:00"), (2, "second", "2026-01-02T00:00:00+00:00"),
                (3, "third", "2026-01-03T00:00:00+00:00")]
 
-# What `init` scaffolds: every dativo source type but the upstream dialect's plugin runner, which only an
-# upstream-format job file (source.custom_reader) produces.
-INIT_SOURCE_TYPES = [t for t in SOURCE_TYPES if t != "upstream_plugin"]
+INIT_SOURCE_TYPES = [t for t in SOURCE_TYPES if t not in DIALECT_ONLY_TYPES]
 
 
 @dataclass(frozen=True)

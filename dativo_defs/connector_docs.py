@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from .config.secrets import SecretRef
-from .config.sources import FileSource, RestSource, SqlSource
+from .config.sources import DIALECT_ONLY_TYPES, SOURCE_MODELS
 from .config.targets import IcebergTarget, ParquetTarget
 
 DOCS_DIR = Path(__file__).resolve().parents[1] / "docs" / "connectors"
@@ -39,8 +39,10 @@ def connector_models() -> dict[str, Connector]:
     targets = {name: model for model in (IcebergTarget, ParquetTarget)
                for name in get_args(model.model_fields["type"].annotation)}
     found = {name: Connector(name, "target", name, model) for name, model in targets.items()}
-    for model in (FileSource, SqlSource, RestSource):
+    for model in SOURCE_MODELS:
         for name in get_args(model.model_fields["type"].annotation):
+            if name in DIALECT_ONLY_TYPES:
+                continue
             page = f"{name}-source" if name in targets else name
             found[page] = Connector(page, "source", name, model)
     return found

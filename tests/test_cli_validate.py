@@ -71,7 +71,9 @@ def test_a_local_glob_matching_nothing_is_a_warning(example_project):
 
 def test_an_interval_off_dagsters_sensor_granularity_is_rounded_with_a_warning(example_project, dativo_home):
     runner = example_project / "configs/runner.yaml"
-    runner.write_text(runner.read_text().replace("interval_seconds: 30", "interval_seconds: 7"))
+    text = runner.read_text()
+    assert "interval_seconds: 900" in text  # the example sensor (globex_events)
+    runner.write_text(text.replace("interval_seconds: 900", "interval_seconds: 7"))
     result = _validate(env_runner=runner)
     assert result.returncode == 0, result.stderr
     assert (f"WARNING {runner}: schedule 'globex_events': interval_seconds 7 is not a multiple of Dagster's 5 s "

@@ -270,6 +270,9 @@ class PluginSource(SourceBase):
 SOURCE_MODELS = (FileSource, SqlSource, RestSource, PluginSource)
 SourceConfig = Annotated[FileSource | SqlSource | RestSource | PluginSource, Field(discriminator="type")]
 SOURCE_TYPES = sorted({t for model in SOURCE_MODELS for t in get_args(model.model_fields["type"].annotation)})
+# Source types only the upstream dialect writes (from an upstream job's `source.custom_reader`, docs/MIGRATING.md):
+# not scaffolded by `dativo init` nor given a connector page.
+DIALECT_ONLY_TYPES = frozenset({"upstream_plugin"})
 
 
 def _stem(path: str) -> str:
