@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,6 +35,28 @@ def need_server(reason: str) -> None:
     if REQUIRE_SERVERS:
         pytest.fail(f"required server unavailable under CI: {reason}")
     pytest.skip(f"SERVER MISSING — {reason} (CI fails instead of skipping)")
+
+
+@contextlib.contextmanager
+def postgres_database(prefix: str) -> Iterator[str]:
+    """A fresh PostgreSQL database on 127.0.0.1:5432 (the machine's server; trust auth), dropped afterwards.
+    Yields its name. Skips locally / fails under CI when the server is missing."""
+    import uuid
+
+    import psycopg2
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=5)
+    except psycopg2.OperationalError as exc:
+        need_server(f"PostgreSQL on 127.0.0.1:5432 ({exc})")
+    admin.autocommit = True
+    admin.cursor().execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
 
 
 @pytest.fixture

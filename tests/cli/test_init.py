@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pyarrow.dataset as ds
@@ -13,7 +12,7 @@ import pytest
 from dativo_defs.cli_init import INIT_SOURCE_TYPES as SOURCE_TYPES
 from dativo_defs.cli_init import SAMPLE_ROWS
 from tests.cli.tty import run_on_tty
-from tests.conftest import need_server
+from tests.conftest import postgres_database
 
 DATIVO = str(Path(sys.executable).parent / "dativo")
 SAMPLE_IDS = [row[0] for row in SAMPLE_ROWS]
@@ -84,14 +83,7 @@ def test_init_job_with_sample_data_runs(example_project, source):
 def test_init_job_postgres_runs_against_a_real_server(example_project):
     import psycopg2
 
-    name = f"dativo_init_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=3)
-    except psycopg2.OperationalError as exc:
-        need_server(f"PostgreSQL on 127.0.0.1:5432 ({exc})")
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{name}"')
-    try:
+    with postgres_database("dativo_init") as name:
         with psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname=name) as db, db.cursor() as cur:
             cur.execute("CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL, updated_at text NOT NULL)")
             cur.executemany("INSERT INTO items VALUES (%s, %s, %s)", SAMPLE_ROWS)
@@ -101,9 +93,6 @@ def test_init_job_postgres_runs_against_a_real_server(example_project):
         assert ran.returncode == 0, ran.stderr
         landed = ds.dataset(example_project / ".dativo/parquet/newco/items", format="parquet").to_table()
         assert sorted(landed.column("id").to_pylist()) == SAMPLE_IDS
-    finally:
-        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def test_init_prompts_on_a_terminal(tmp_path, clean_env):

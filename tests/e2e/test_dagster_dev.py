@@ -10,7 +10,7 @@ from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from dativo_defs.config.loader import load_runner
 from dativo_defs.instance import write_instance_config
-from tests.conftest import need_server, summary
+from tests.conftest import postgres_database, summary
 from tests.e2e.engine_events import overlaps, read_events, tenant_spans
 from tests.e2e.servers import write_runner, VENV_BIN, Server, base_env, free_port, http_ok, wait_for
 from tests.engine.helpers import read_iceberg
@@ -59,22 +59,10 @@ def backbone(request, tmp_path, monkeypatch):
     if request.param == "sqlite":
         yield {}
         return
-    import uuid
-
-    import psycopg2
-
-    name = f"dativo_e2e_{uuid.uuid4().hex[:8]}"
-    try:
-        admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=5)
-    except psycopg2.OperationalError as exc:
-        need_server(f"PostgreSQL on 127.0.0.1:5432: {exc}")
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"  # SQLAlchemy 2.1's default driver is psycopg 3
-    monkeypatch.setenv("DATIVO_DAGSTER_POSTGRES_URL", url)  # read by write_instance_config
-    yield {"DATIVO_DAGSTER_POSTGRES_URL": url, "catalog_uri": url}
-    admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
+    with postgres_database("dativo_e2e") as name:
+        url = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"  # SQLAlchemy 2.1's default: psycopg 3
+        monkeypatch.setenv("DATIVO_DAGSTER_POSTGRES_URL", url)  # read by write_instance_config
+        yield {"DATIVO_DAGSTER_POSTGRES_URL": url, "catalog_uri": url}
 
 
 def test_dagster_dev_end_to_end(tmp_path, backbone):

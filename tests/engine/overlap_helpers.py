@@ -4,6 +4,7 @@ backend itself."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -19,7 +20,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 from pyiceberg.catalog import load_catalog
 
-from tests.conftest import REPO, need_server
+from tests.conftest import REPO, postgres_database
 
 BACKENDS = ("iceberg-sqlite", "iceberg-postgres", "iceberg-s3", "parquet-local", "parquet-s3")
 
@@ -60,7 +61,7 @@ def make_backend(kind: str, home: Path, request) -> Backend:
         return Backend(kind, home, "{type: iceberg, orphan_grace_seconds: 0}",
                        {"type": "sql", "uri": f"sqlite:///{home / 'catalog.db'}", "warehouse": (home / "warehouse").as_uri()})
     if kind == "iceberg-postgres":
-        uri = postgres_database(request)
+        uri = postgres_catalog_uri(request)
         warehouse = (home / "pg-warehouse").as_uri()
         return Backend(kind, home, f"{{type: iceberg, orphan_grace_seconds: 0, catalog: {{type: sql, uri: '{uri}', "
                                    f"warehouse: '{warehouse}'}}}}", {"type": "sql", "uri": uri, "warehouse": warehouse})
@@ -86,23 +87,11 @@ def make_backend(kind: str, home: Path, request) -> Backend:
                                "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"}})
 
 
-def postgres_database(request) -> str:
-    """A fresh PostgreSQL database for the catalog, dropped after the test."""
-    import psycopg2
-
-    name = f"dativo_cat_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=3)
-    except psycopg2.OperationalError as exc:
-        need_server(f"PostgreSQL on 127.0.0.1:5432 ({exc})")
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-    request.addfinalizer(drop)
+def postgres_catalog_uri(request) -> str:
+    """A SQL catalog in a fresh PostgreSQL database, dropped after the test."""
+    stack = contextlib.ExitStack()
+    request.addfinalizer(stack.close)
+    name = stack.enter_context(postgres_database("dativo_cat"))
     return f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
 
 
