@@ -64,7 +64,7 @@ def airflow_fires(table: Any, start: datetime, count: int) -> list[datetime]:
     import copy
 
     import pendulum
-    from airflow.timetables.base import TimeRestriction
+    from airflow.timetables.base import DagRunInfo, TimeRestriction
 
     out: list[datetime] = []
     last = None
@@ -80,6 +80,8 @@ def airflow_fires(table: Any, start: datetime, count: int) -> list[datetime]:
         info = driven.next_dagrun_info(last_automated_data_interval=last, restriction=restriction)
         if info is None:
             break
+        if hasattr(driven, "refuses") and driven.refuses(info.run_after, switched_on=start):
+            info = DagRunInfo.exact(pendulum.instance(driven.next_fire_after(start)))  # as at run creation
         out.append(info.run_after.astimezone(UTC))
         last, clock[0] = info.data_interval, info.run_after
     return out

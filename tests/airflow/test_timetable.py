@@ -53,8 +53,25 @@ def test_fall_back_overlap_fires_once_like_dagster():
 
 def test_switch_on_just_after_a_tick_waits_for_the_next_one():
     table = DativoCronTimetable("0 * * * *", "UTC")
-    info = at(table, utc(2026, 5, 1, 10, 0, 1)).next_dagrun_info(last_automated_data_interval=None, restriction=FREE)
-    assert info.run_after == utc(2026, 5, 1, 11)
+    switched_on = utc(2026, 5, 1, 10, 0, 1)
+    assert airflow_fires(table, switched_on, 2) == [utc(2026, 5, 1, 11), utc(2026, 5, 1, 12)]
+    # A parse right after the tick keeps it (the scheduler may not have created its run yet) ...
+    info = at(table, switched_on).next_dagrun_info(last_automated_data_interval=None, restriction=FREE)
+    assert info.run_after == utc(2026, 5, 1, 10)
+    # ... and the run-creation check refuses it for a DAG switched on after it fell due, but not for one
+    # switched on before (a parse landing between the tick and the scheduler's loop must not lose it).
+    assert table.refuses(info.run_after, switched_on) and table.refuses(info.run_after, info.run_after)
+    assert not table.refuses(info.run_after, utc(2026, 5, 1, 9, 59, 59))
+
+
+def test_a_parse_between_a_due_tick_and_the_run_keeps_the_tick():
+    """Seen live (handover e2e under load): the dag-processor parsed at 10:12:01, before the scheduler created
+    the 10:12 run of a DAG unpaused at 10:11:02, and moved the next run to 10:13; the 10:12 tick ran nowhere."""
+    table = DativoCronTimetable("* * * * *", "UTC")
+    unpaused = utc(2026, 12, 7, 10, 11, 2)
+    parse = at(table, utc(2026, 12, 7, 10, 12, 1)).next_dagrun_info(last_automated_data_interval=None,
+                                                                      restriction=FREE)
+    assert parse.run_after == utc(2026, 12, 7, 10, 12) and not table.refuses(parse.run_after, unpaused)
 
 
 def test_a_tick_missed_while_paused_is_skipped_but_scheduler_lag_is_not():
