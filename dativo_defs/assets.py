@@ -93,7 +93,7 @@ def build_job_assets(job: Job, pool_slots: int = 1, dagster_retries: bool = True
         from .engine.events import listening
         from .engine.runner import run_job  # imported at run time: keeps code-location loads light
 
-        run_ids = {"dagster_run_id": context.run_id, **{k: v for k, v in context.run.tags.items()
+        run_ids = {"dagster_run_id": context.run.run_id, **{k: v for k, v in context.run.tags.items()
                                                         if k.startswith("airflow/")}}
         with listening(to_context_log(context.log, job.config.logging.level)):  # events in the run's event log
             result = run_job(job, RunContext(caller="dagster", run_ids=run_ids))
