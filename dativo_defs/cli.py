@@ -109,35 +109,18 @@ def run(job_file: Path | None, run_all: bool, runner_config: Path | None, output
 
     Exit 0 success, 1 partial (warn-mode violations), 2 permanent failure, 3 transient failure; with --all
     the worst code of the runs."""
-    from .config.errors import ConfigError
-    from .config.loader import load_job, load_project
-
     if sum((job_file is not None, run_all, job_dir is not None)) != 1:
         raise click.UsageError("give exactly one of --config PATH, --job-dir DIR or --all")
     runner = select_runner(runner_config)
     select_secrets(secrets_dir, secret_manager, secret_manager_config)
-    if job_file is not None or job_dir is not None:
-        try:
-            files: list[Path] = []
-            if job_file is not None:
-                files = [app_path(job_file)]
-            elif job_dir is not None:
-                files = job_dir_files(app_path(job_dir))
-            jobs = [load_job(file) for file in files]
-        except ConfigError as exc:
-            _print_issues(exc.issues)
-            sys.exit(EXIT_INVALID)
-    else:
-        project = load_project(runner)
-        _print_issues(project.issues)
-        jobs = list({e.job.file: e.job for e in project.scheduled if e.schedule.enabled}.values())  # each job once
+    jobs, project_ok = _selected_jobs(job_file, job_dir, runner, enabled_only=True)
     refused = [reason for job in jobs if (reason := refusal(job, mode, tenant_id))]
     if refused:
         for reason in refused:
             click.echo(f"ERROR {reason}", err=True)
         sys.exit(EXIT_INVALID)
     codes = [run_and_report(job, output) for job in jobs]
-    sys.exit(max(codes + ([EXIT_INVALID] if run_all and not project.ok else []), default=0))
+    sys.exit(max(codes + ([] if project_ok else [EXIT_INVALID]), default=0))
 
 
 def _print_issues(issues: list) -> None:
@@ -145,9 +128,34 @@ def _print_issues(issues: list) -> None:
         click.echo(f"ERROR {issue}", err=True)
 
 
+def _selected_jobs(job_file: Path | None, job_dir: Path | None, runner: Path, *, enabled_only: bool) -> tuple[list, bool]:
+    """The jobs named by --config or --job-dir (upstream /app paths mapped), else every job of the runner file,
+    each once (only those with an enabled schedule when `enabled_only`); and whether the runner file loaded
+    cleanly. A config error is printed and exits 2."""
+    from .config.errors import ConfigError
+    from .config.loader import load_job, load_project
+
+    if job_file is not None:
+        files = [app_path(job_file)]
+    elif job_dir is not None:
+        files = job_dir_files(app_path(job_dir))
+    else:
+        project = load_project(runner)
+        _print_issues(project.issues)
+        entries = [e for e in project.scheduled if e.schedule.enabled or not enabled_only]
+        return list({e.job.file: e.job for e in entries}.values()), project.ok
+    try:
+        return [load_job(file) for file in files], True
+    except ConfigError as exc:
+        _print_issues(exc.issues)
+        sys.exit(EXIT_INVALID)
+
+
 @main.command()
 @click.option("--config", "job_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Maintain the tables of this job.")
+@click.option("--job-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Maintain the tables of every job file (*.yaml) in this folder.")
 @click.option("--all", "run_all", is_flag=True, help="Maintain the tables of every job of the runner file.")
 @runner_option
 @click.option("--older-than", "older_than_hours", type=click.FloatRange(min=0), default=None,
@@ -157,32 +165,21 @@ def _print_issues(issues: list) -> None:
               help="Only files older than this many hours can be orphans (default 72).")
 @click.option("--no-compact", is_flag=True, help="Skip rewriting small data files.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line per table.")
-def maintain(job_file: Path | None, run_all: bool, runner_config: Path | None, older_than_hours: float | None,
-             retain_last: int | None, orphan_grace_hours: float | None, no_compact: bool, as_json: bool) -> None:
+def maintain(job_file: Path | None, job_dir: Path | None, run_all: bool, runner_config: Path | None,
+             older_than_hours: float | None, retain_last: int | None, orphan_grace_hours: float | None,
+             no_compact: bool, as_json: bool) -> None:
     """Expire old snapshots, remove orphan files and compact small files of the jobs' Iceberg tables; safe
     while the jobs run. Exit 0 done, 2 bad config, 3 a transient failure (run it again)."""
     import dataclasses
     import json
     from datetime import timedelta
 
-    from .config.errors import ConfigError
-    from .config.loader import load_job, load_project
     from .engine.errors import classify, describe
     from .engine.maintain import MaintenanceSettings, maintain_job
 
-    if (job_file is None) == (not run_all):
-        raise click.UsageError("give exactly one of --config PATH or --all")
-    runner = select_runner(runner_config)
-    if job_file is not None:
-        try:
-            jobs = [load_job(job_file)]
-        except ConfigError as exc:
-            _print_issues(exc.issues)
-            sys.exit(EXIT_INVALID)
-    else:
-        project = load_project(runner)
-        _print_issues(project.issues)
-        jobs = list({e.job.file: e.job for e in project.scheduled}.values())
+    if sum((job_file is not None, run_all, job_dir is not None)) != 1:
+        raise click.UsageError("give exactly one of --config PATH, --job-dir DIR or --all")
+    jobs, _ = _selected_jobs(job_file, job_dir, select_runner(runner_config), enabled_only=False)
     defaults = MaintenanceSettings()
     settings = MaintenanceSettings(
         older_than=timedelta(hours=older_than_hours) if older_than_hours is not None else defaults.older_than,

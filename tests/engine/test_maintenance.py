@@ -185,3 +185,23 @@ def test_dativo_maintain_beside_a_running_job(home_env, tmp_path):
     assert rerun.rows_written == 0
     data_files = table.inspect.files().column("file_path").to_pylist()
     assert len(data_files) < 7  # six small files compacted (the overlapping run's file may stand beside them)
+
+
+def test_dativo_maintain_job_dir_takes_every_job_file_of_the_folder(home_env, tmp_path):
+    """`maintain --job-dir` (as `run --job-dir`): each job file of the folder, its own tables, one report each."""
+    backend = home_env
+    jobs = [job_file(tmp_path, backend, name=name, obj=name, data=f"data/{name}-*.csv") for name in ("a", "b")]
+    for n, job in enumerate(jobs):
+        for batch in range(2):  # two runs: two snapshots, two small files
+            write_rows(tmp_path / f"data/{job.stem}-{batch}.csv", range(batch * 10, batch * 10 + 10))
+            assert run_job(load_job(job)).rows_written == 10
+    env = {**os.environ, "PYTHONPATH": str(REPO), "DATIVO_HOME": str(backend.home)}
+    maintained = subprocess.run([str(Path(sys.executable).parent / "dativo"), "maintain", "--job-dir",
+                                 str(jobs[0].parent), "--older-than", "0", "--json"],
+                                cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert maintained.returncode == 0, maintained.stderr[-2000:]
+    reports = [json.loads(line) for line in maintained.stdout.strip().splitlines()]
+    assert sorted(r["table"] for r in reports) == ["t1.a", "t1.b"]
+    assert all(r["snapshots_expired"] >= 1 and r["files_compacted"] >= 2 for r in reports), reports
+    for name in ("a", "b"):
+        assert ids_of(backend.catalog().load_table(f"t1.{name}").scan().to_arrow()) == list(range(20))
