@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ...config.secrets import SecretNotAvailable, SecretRef
-from ...config.sources import GoogleSource
+from ...config.sources import GoogleDriveSource, GoogleSheetsSource
 from ..errors import AuthenticationError, ConfigurationError, PermanentError, SourceNotFoundError, TransientError
 
 DRIVE_READONLY = "https://www.googleapis.com/auth/drive.readonly"
@@ -27,7 +27,7 @@ REQUEST_RETRIES = 3  # google-api-python-client's own retries of 429 / 5xx / dro
 INSTALL_HINT = "pip install google-api-python-client google-auth (pinned in constraints.txt)"
 
 
-def credentials(config: GoogleSource, base_dir: Path, scopes: list[str]) -> Any:
+def credentials(config: GoogleDriveSource | GoogleSheetsSource, base_dir: Path, scopes: list[str]) -> Any:
     """Service-account credentials from `config.credentials`, else the file named by $GOOGLE_APPLICATION_CREDENTIALS.
     A missing or unreadable key is a ConfigurationError naming where it was looked for (never its content)."""
     try:
