@@ -172,7 +172,7 @@ def _source(ctx: _Ctx, data: dict[str, Any], recipe: Recipe | None, tenant: str)
         ctx.unhonoured.append(f"default_engine={recipe.engine_type}")  # the native reader replaces it
     for key in src:
         if key not in {"files", "tables", "objects", "object", "connection", "credentials", "incremental", "engine",
-                       "custom_reader", "description", "sheets"}:
+                       "custom_reader", "description", "sheets", "spreadsheets"}:
             ctx.refuse(f"unknown field {key!r} in an upstream source", "source", key)
     incremental = _dict(src.get("incremental"))
     recipe_inc = recipe.section("incremental") if recipe else {}
