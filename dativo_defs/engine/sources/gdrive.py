@@ -20,7 +20,7 @@ from ...config.sources import GoogleDriveSource as DriveConfig
 from ...config.sources import IncrementalStrategy
 from ..errors import PermanentError
 from .base import CursorTracker, Source, State, Stream
-from .google_api import DRIVE_READONLY, client, credentials, google_errors, modified_epoch
+from .google_api import DRIVE_READONLY, Probe, client, credentials, google_errors, modified_epoch
 from .landed import LandedFiles, ListedFile, identity
 
 CSV_MIME = "text/csv"
@@ -122,6 +122,11 @@ class GoogleDriveSource(Source):
             detail = (str(exc).splitlines() or [type(exc).__name__])[0]
             raise PermanentError(f"{what}: malformed CSV: {detail}",
                                  hint="fix the file (as many fields as the header on every row)") from None
+
+    def check_connection(self) -> Probe:
+        """`dativo check`: the key is accepted and every file / folder is visible (metadata and listings only)."""
+        found = sum(len(self._files(stream)) for stream in self.streams())
+        return Probe(True, f"{found} Drive file(s) visible to the service account")
 
     def next_state(self, stream: Stream, state: State | None, tracker: CursorTracker) -> State | None:
         if self._incremental():

@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ...config.secrets import SecretNotAvailable, SecretRef
 from ...config.sources import GoogleDriveSource, GoogleSheetsSource
@@ -25,6 +25,13 @@ SHEETS_READONLY = "https://www.googleapis.com/auth/spreadsheets.readonly"
 CREDENTIALS_ENV = "GOOGLE_APPLICATION_CREDENTIALS"
 REQUEST_RETRIES = 3  # google-api-python-client's own retries of 429 / 5xx / dropped connections, per request
 INSTALL_HINT = "pip install google-api-python-client google-auth (pinned in constraints.txt)"
+
+
+class Probe(NamedTuple):
+    """What `dativo check` reports for a source (as a reader plugin's ConnectionTestResult)."""
+
+    success: bool
+    message: str
 
 
 def credentials(config: GoogleDriveSource | GoogleSheetsSource, base_dir: Path, scopes: list[str]) -> Any:

@@ -18,7 +18,8 @@ from ...config.sources import GoogleSheetsSource as SheetsConfig
 from ...config.sources import IncrementalStrategy, Sheet
 from ..errors import SourceNotFoundError
 from .base import CursorTracker, Source, State, Stream
-from .google_api import DRIVE_READONLY, SHEETS_READONLY, client, credentials, google_errors, modified_epoch
+from .google_api import (DRIVE_READONLY, SHEETS_READONLY, Probe, client, credentials, google_errors,
+                         modified_epoch)
 from .landed import LandedFiles, ListedFile, identity
 
 
@@ -90,6 +91,18 @@ class GoogleSheetsSource(Source):
                 return str(prop["title"])
         known = ", ".join(f"{p.get('sheetId')}={p.get('title')!r}" for p in props) or "none"
         raise SourceNotFoundError(f"{what} has no sheet with sheet_id {spec.sheet_id}", hint=f"its sheets: {known}")
+
+    def check_connection(self) -> Probe:
+        """`dativo check`: the key is accepted and every spreadsheet (and sheet) is visible."""
+        sheets = self._client("sheets").spreadsheets()
+        for spec in self.config.sheets:
+            what = f"{spec.object}: spreadsheet {spec.spreadsheet_id}"
+            with google_errors(what):
+                if spec.sheet is None:
+                    self._title(sheets, spec, what)
+                else:
+                    sheets.get(spreadsheetId=spec.spreadsheet_id, fields="spreadsheetId").execute(num_retries=3)
+        return Probe(True, f"{len(self.config.sheets)} sheet(s) visible to the service account")
 
     def next_state(self, stream: Stream, state: State | None, tracker: CursorTracker) -> State | None:
         if self._incremental() and stream.object in self._listed:

@@ -151,3 +151,20 @@ def test_a_wrong_key_is_an_authentication_error(google, write, tmp_path, dativo_
     result = run_job(load_job(drive_job(write, google, bad, "[{file_id: f1, object: deals}]")))
     assert result.status is RunStatus.FAILED and result.error_kind == "permanent"
     assert "invalid_grant" in result.error, result.error
+
+
+def test_dativo_check_reports_the_key_and_the_files(google, write, tmp_path, dativo_home):
+    from click.testing import CliRunner
+
+    from dativo_defs.cli import main
+
+    google.files["f1"] = DriveFile("f1", "deals.csv", deals_csv(0, 3))
+    ok = drive_job(write, google, google.key_file(tmp_path), "[{file_id: f1, object: deals}]")
+    done = CliRunner().invoke(main, ["check", "--config", str(ok), "--json"])
+    checks = {c["name"]: c for c in json.loads(done.output)["checks"]}
+    assert done.exit_code == 0 and checks["source"]["detail"] == "1 Drive file(s) visible to the service account"
+    google.spreadsheets["book"] = Spreadsheet("book", {"Vendors": (3, VENDORS)})
+    missing = sheets_job(write, google, google.key_file(tmp_path), "{spreadsheet_id: book, sheet_id: 9, object: v}")
+    done = CliRunner().invoke(main, ["check", "--config", str(missing), "--json"])
+    checks = {c["name"]: c for c in json.loads(done.output)["checks"]}
+    assert done.exit_code == 2 and "no sheet with sheet_id 9" in checks["source"]["detail"]
