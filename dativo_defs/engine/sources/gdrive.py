@@ -123,6 +123,11 @@ class GoogleDriveSource(Source):
             raise PermanentError(f"{what}: malformed CSV: {detail}",
                                  hint="fix the file (as many fields as the header on every row)") from None
 
+    def close(self) -> None:
+        if self._drive is not None:
+            self._drive.close()  # the client's HTTP connections
+            self._drive = None
+
     def check_connection(self) -> Probe:
         """`dativo check`: the key is accepted and every file / folder is visible (metadata and listings only)."""
         found = sum(len(self._files(stream)) for stream in self.streams())

@@ -18,8 +18,7 @@ from ...config.sources import GoogleSheetsSource as SheetsConfig
 from ...config.sources import IncrementalStrategy, Sheet
 from ..errors import SourceNotFoundError
 from .base import CursorTracker, Source, State, Stream
-from .google_api import (DRIVE_READONLY, SHEETS_READONLY, Probe, client, credentials, google_errors,
-                         modified_epoch)
+from .google_api import DRIVE_READONLY, SHEETS_READONLY, Probe, client, credentials, google_errors, modified_epoch
 from .landed import LandedFiles, ListedFile, identity
 
 
@@ -91,6 +90,10 @@ class GoogleSheetsSource(Source):
                 return str(prop["title"])
         known = ", ".join(f"{p.get('sheetId')}={p.get('title')!r}" for p in props) or "none"
         raise SourceNotFoundError(f"{what} has no sheet with sheet_id {spec.sheet_id}", hint=f"its sheets: {known}")
+
+    def close(self) -> None:
+        for api in list(self._clients):
+            self._clients.pop(api).close()  # the client's HTTP connections
 
     def check_connection(self) -> Probe:
         """`dativo check`: the key is accepted and every spreadsheet (and sheet) is visible."""
