@@ -21,12 +21,16 @@ class OpenMetadataPush(StrictModel):
     auth_token: Secret = Field(description="A bot's JWT token (a secret reference); sent as a bearer token.")
     service: str = Field("dativo-ingest", min_length=1, description="The database service the tables are "
                          "registered under (created when missing, type CustomDatabase).")
-    database: str = Field("default", min_length=1, description="Database name in the catalog.")
-    database_schema: str = Field("default", min_length=1, description="Schema name in the catalog (OpenMetadata "
-                                 "names tables service.database.schema.table).")
+    database: str | None = Field(None, min_length=1, description="Database name in the catalog; default the "
+                                 "contract's `domain`, else the tenant id (as upstream Dativo).")
+    database_schema: str | None = Field(None, min_length=1, description="Schema name in the catalog (OpenMetadata "
+                                        "names tables service.database.schema.table); default the contract's "
+                                        "`dataProduct`, else `default`.")
     table_name: str | None = Field(None, min_length=1, description="The table's name in the catalog; default the "
                                    "object (output table) name. Only for a job with one object.")
-    push_metadata: bool = Field(True, description="Also set the description, tags and owners from the contract.")
+    push_metadata: bool = Field(True, description="Also set the description, tags and owners from the contract "
+                                "(tags that OpenMetadata does not know and owners that are not its users are "
+                                "left out and reported).")
     timeout_seconds: float = Field(10, gt=0, description="Per HTTP request.")
 
 

@@ -69,7 +69,7 @@ def run_job(job: Job, context: RunContext | None = None) -> RunResult:
         if cfg.data_catalog is not None:  # after the commits: a failed push is a warning, never a failed run
             from .catalog_push import push_tables
 
-            push_tables(cfg.data_catalog, result.objects, job.contract, events, job.base_dir)
+            push_tables(cfg.data_catalog, result.objects, job.contract, cfg.tenant_id, events, job.base_dir)
         events.emit("job_finished", status=result.status.value, rows=result.rows_written,
                     bytes=result.bytes_written, duration_seconds=result.duration_seconds)
     return result

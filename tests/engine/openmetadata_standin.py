@@ -4,6 +4,7 @@ request (method, path, JSON body, Authorization header) and keeps the entities i
   PUT /api/v1/services/databaseServices | /api/v1/databases | /api/v1/databaseSchemas | /api/v1/tables
       create-or-update by name; answers the entity with an id and its fullyQualifiedName
   GET /api/v1/users/name/<name>   the users in `users` (name -> id), else 404
+  GET /api/v1/tags/name/<fqn>     the tags in `tags`, else 404
 Without `Bearer <token>`: 401. `fail_tables = N` makes PUT /tables answer 500 (with N as the status if > 1).
 """
 
@@ -23,6 +24,7 @@ PARENT = {"databases": "service", "databaseSchemas": "database", "tables": "data
 class OpenMetadataStandIn:
     token: str
     users: dict[str, str] = field(default_factory=dict)
+    tags: set[str] = field(default_factory=set)
     requests: list[tuple[str, str, Any, str]] = field(default_factory=list)
     entities: dict[str, dict[str, Any]] = field(default_factory=dict)  # fqn -> entity
     fail_tables: int = 0
@@ -91,10 +93,13 @@ def _handler(api: OpenMetadataStandIn) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:  # noqa: N802
             _, ok = self._record()
             name = self.path.removeprefix("/api/v1/users/name/")
+            tag = self.path.removeprefix("/api/v1/tags/name/")
             if not ok:
                 self._answer(401, {"code": 401, "message": "Not authorized; token invalid"})
             elif self.path.startswith("/api/v1/users/name/") and name in api.users:
                 self._answer(200, {"id": api.users[name], "name": name})
+            elif self.path.startswith("/api/v1/tags/name/") and tag in api.tags:
+                self._answer(200, {"id": str(uuid.uuid4()), "fullyQualifiedName": tag})
             else:
                 self._answer(404, {"code": 404, "message": f"user instance for {name} not found"})
 

@@ -22,7 +22,7 @@ TOKEN = "eyJhbGciOi.OM-CANARY-5d1c.sig"
 @pytest.fixture
 def om(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("OM_TOKEN", TOKEN)
-    api = OpenMetadataStandIn(TOKEN, users={"data-team": "u-1"}).start()
+    api = OpenMetadataStandIn(TOKEN, users={"data-team": "u-1"}, tags={"PII.Sensitive", "domain:hr"}).start()
     yield api
     api.stop()
 
@@ -35,6 +35,7 @@ def job_file(write, api_url: str, extra: str = "") -> object:
         target: {{type: iceberg}}
         contract:
           name: people
+          domain: hr
           description: {{purpose: People of the HR system, usage: reporting}}
           tags: [PII.Sensitive, hr]
           team: {{owner: data-team@acme.test}}
@@ -46,7 +47,6 @@ def job_file(write, api_url: str, extra: str = "") -> object:
           type: openmetadata
           api_url: {api_url}
           auth_token: {{env: OM_TOKEN}}
-          database: hr
           {extra}
     """)
 
@@ -70,15 +70,17 @@ def test_the_table_is_registered_with_columns_types_and_contract_metadata(om, wr
     assert [(c["name"], c["dataType"], c["constraint"]) for c in table["columns"]] == [
         ("id", "BIGINT", "PRIMARY_KEY"), ("name", "STRING", "NULL"), ("score", "DOUBLE", "NULL")]
     assert table["columns"][0]["description"] == "the person's id"
-    assert table["description"] == "purpose: People of the HR system\n\nusage: reporting"
-    assert [t["tagFQN"] for t in table["tags"]] == ["PII.Sensitive", "hr"]
+    assert table["description"] == "Purpose: People of the HR system\n\nUsage: reporting"  # upstream's format
+    # upstream's tags (the contract's, domain:<domain>, ...) that OpenMetadata knows; the others are reported
+    assert [t["tagFQN"] for t in table["tags"]] == ["PII.Sensitive", "domain:hr"]
+    assert [e["tags"] for e in events if e["event_type"] == "data_catalog_tags_unknown"] == [["hr"]]
     assert table["owners"] == [{"id": "u-1", "type": "user"}]  # found by the email's local part
     assert all(auth == f"Bearer {TOKEN}" for *_, auth in om.requests)
     pushed = [e for e in events if e["event_type"] == "data_catalog_pushed"]
     assert pushed and pushed[0]["fqn"] == "dativo-ingest.hr.default.hr_people"
     # a second run updates the same entity (PUT is create-or-update)
     assert run_job(load_job(job_file(write, om.url, "table_name: hr_people"))).status is RunStatus.SUCCESS
-    assert len(om.bodies("/api/v1/tables")) == 2 and len(om.entities) == 4
+    assert len(om.bodies("/api/v1/tables")) == 2 and len(om.entities) == 4  # service, database, schema, table
     out = capfd.readouterr()
     assert TOKEN not in out.out + out.err + "".join(e["_line"] for e in events)
 

@@ -150,7 +150,8 @@ CATALOG = """
 def test_catalog_block_pushes_the_table_to_openmetadata_after_the_commit(app, monkeypatch, capfd):
     token = "om-CANARY-token-8c2e"
     monkeypatch.setenv("OPENMETADATA_AUTH_TOKEN", token)
-    om = OpenMetadataStandIn(token, users={"people": "u-9"}).start()
+    om = OpenMetadataStandIn(token, users={"people": "u-9"},
+                             tags={"source-type:csv", "classification:PII", "hr", "payroll-x"}).start()
     try:
         write(app / "data/people.csv", "id;name;score\n" + "".join(f"{i};p{i};{i}.25\n" for i in range(8)))
         file = job(app, "jobs/acme/people.yaml",
@@ -169,6 +170,8 @@ def test_catalog_block_pushes_the_table_to_openmetadata_after_the_commit(app, mo
         assert [(c["name"], c["dataType"]) for c in table["columns"]] == [
             ("id", "INT"), ("name", "STRING"), ("score", "DOUBLE"), ("ingest_date", "DATE")]
         assert table["owners"] == [{"id": "u-9", "type": "user"}]  # people@acme.test -> user `people`
+        # upstream's tags: the asset's source type and classification, the job's finops (known ones only)
+        assert [t["tagFQN"] for t in table["tags"]] == ["source-type:csv", "classification:PII", "hr"]
         out = capfd.readouterr()
         assert token not in out.out + out.err + "".join(events)
     finally:

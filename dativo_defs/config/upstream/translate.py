@@ -91,10 +91,14 @@ def translate(doc: LoadedYaml, env: Mapping[str, str]) -> Translated:
     contract, contract_file, properties = _asset(ctx, data)
     if source.get("type") == "upstream_plugin":  # upstream writes a plugin's records to the asset's table
         source["object"] = str(_dict(contract).get("name") or data.get("asset") or "")
+    if contract is not None and isinstance(data.get("finops"), dict):  # the job's finops override the asset's
+        contract["finops"] = {**_dict(contract.get("finops")), **data["finops"]}
+    if data_catalog and contract is not None and not data_catalog.get("table_name") and len(_objects(source)) == 1:
+        data_catalog["table_name"] = str(contract.get("name") or data.get("asset"))  # upstream: the asset's name
     if properties and isinstance(target, dict) and target.get("type") == "iceberg":
         target["table_properties"] = properties
     ingest_date = _partitioning(ctx, target, contract)
-    objects = source.get("files") or source.get("tables") or source.get("resources") or []
+    objects = _objects(source)
     if isinstance(target, dict) and target.get("location") and len(objects) > 1:
         target["location"] += "/{table}"  # one table per object here; upstream put them all under one prefix
     retry, retry_fields = _retry(ctx, data)
@@ -115,6 +119,10 @@ def translate(doc: LoadedYaml, env: Mapping[str, str]) -> Translated:
                             **retry_fields)
     recipes = {side: recipe.file for side, recipe in (("source", src_recipe), ("target", tgt_recipe)) if recipe}
     return Translated(job, contract, contract_file, compat, recipes)
+
+
+def _objects(source: dict[str, Any]) -> list[Any]:
+    return source.get("files") or source.get("tables") or source.get("resources") or source.get("sheets") or []
 
 
 def _partitioning(ctx: _Ctx, target: Any, contract: dict[str, Any] | None) -> bool:
