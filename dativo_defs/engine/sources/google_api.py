@@ -58,6 +58,10 @@ def credentials(config: GoogleDriveSource | GoogleSheetsSource, base_dir: Path, 
     except ValueError:
         raise ConfigurationError(f"{config.type}: {where} ({ref.describe()}) is not JSON",
                                  hint="give the service-account key file Google issued (JSON)") from None
+    if isinstance(info, dict) and isinstance(info.get("private_key"), str):
+        from ..redaction import register_secret
+
+        register_secret(info["private_key"])  # masked on its own too, not only as part of the whole key file
     try:
         return service_account.Credentials.from_service_account_info(info, scopes=scopes)
     except (ValueError, KeyError) as exc:  # the library names the missing field, never a value
