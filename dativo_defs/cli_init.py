@@ -184,6 +184,15 @@ def _source_block(a: Answers) -> str:
                 f"      object: {a.object}                  # the output table\n"
                 f"  incremental:\n    strategy: cursor                # or file_modified_time: only new or changed files\n"
                 f"    cursor_field: updated_at          # its maximum is remembered between runs\n")
+    if a.source in ("gdrive_csv", "google_sheets"):
+        entry = ("  files:\n    - file_id: REPLACE_WITH_THE_FILE_ID      # or folder_id: every CSV file in a folder\n"
+                 if a.source == "gdrive_csv" else
+                 "  sheets:\n    - spreadsheet_id: REPLACE_WITH_THE_ID  # from the spreadsheet's URL\n"
+                 "      sheet_id: 0                       # the gid in its URL (or sheet: <title>; range: A1:F)\n")
+        return (f"source:\n  type: {a.source}\n"
+                "  credentials: {file: secrets/google-service-account.json}   # the service account's key; share "
+                "the file with its email\n" + entry + f"      object: {a.object}                  # the output table\n"
+                "  incremental:\n    strategy: file_modified_time      # read a file again only when it changed\n")
     if a.source == "sqlite":
         connection = f"  connection:\n    database: data/{a.object}.db        # the file, relative to this job file\n"
     elif a.source in ("postgres", "postgresql"):

@@ -164,7 +164,7 @@ def discover_command(job_file: Path | None, connector: str | None, as_json: bool
     """List the tables / streams of a source (--config), or the objects of a connector (--connector)."""
     from .config.errors import ConfigError
     from .config.loader import load_job
-    from .config.upstream.translate import REFUSED_SOURCES, REST_PATHS, SQL_TYPES
+    from .config.upstream.translate import FILE_TYPES, GOOGLE_TYPES, REFUSED_SOURCES, REST_PATHS, SQL_TYPES
 
     if (job_file is None) == (connector is None):
         raise click.UsageError("give exactly one of --config PATH or --connector NAME")
@@ -177,7 +177,7 @@ def discover_command(job_file: Path | None, connector: str | None, as_json: bool
             sys.exit(EXIT_INVALID)
         if connector in REST_PATHS:
             names = known[connector]
-        elif connector in SQL_TYPES or connector in ("csv", "jsonl", "parquet"):
+        elif connector in SQL_TYPES or connector in (*FILE_TYPES, *GOOGLE_TYPES):
             click.echo(f"ERROR {connector}: its tables/files depend on the connection; use --config JOB", err=True)
             sys.exit(EXIT_INVALID)
         else:

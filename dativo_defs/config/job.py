@@ -10,6 +10,7 @@ from pydantic import AliasChoices, Field, field_validator, model_validator
 
 from .base import StrictModel, TagSafeName, check_seconds
 from .contract import Contract
+from .data_catalog import DataCatalog
 from .sources import SourceConfig
 from .targets import TargetConfig
 
@@ -101,6 +102,9 @@ class JobConfig(StrictModel):
     schema_validation_mode: SchemaValidationMode = SchemaValidationMode.STRICT
     retry_config: RetryConfig = Field(default_factory=RetryConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    data_catalog: DataCatalog | None = Field(
+        None, description="Register each landed table in a data catalog (OpenMetadata) after a successful run; a "
+        "failed push is a warning, never a failed run.")
 
     @model_validator(mode="after")
     def _one_location_per_table(self) -> JobConfig:
@@ -108,6 +112,13 @@ class JobConfig(StrictModel):
         if location and "{table}" not in location and len(self.source.objects()) > 1:
             raise ValueError(f"target.location {location!r} would hold all {len(self.source.objects())} tables of this "
                              "job; add `{table}` to it (e.g. s3://bucket/prefix/{table})")
+        return self
+
+    @model_validator(mode="after")
+    def _catalog_table_name_for_one_object(self) -> JobConfig:
+        if self.data_catalog and self.data_catalog.table_name and len(self.source.objects()) > 1:
+            raise ValueError("data_catalog.table_name names one table, but this job lands "
+                             f"{len(self.source.objects())}; remove it (each table keeps its object name)")
         return self
 
     @model_validator(mode="before")

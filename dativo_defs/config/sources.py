@@ -267,8 +267,87 @@ class PluginSource(SourceBase):
         return [self.object]
 
 
-SOURCE_MODELS = (FileSource, SqlSource, RestSource, PluginSource)
-SourceConfig = Annotated[FileSource | SqlSource | RestSource | PluginSource, Field(discriminator="type")]
+class GoogleSource(SourceBase):
+    """Fields of the Google Drive / Sheets sources: a service-account key and the API endpoints."""
+
+    credentials: Secret | None = Field(
+        None, description="The service-account key (its JSON): `{file: path}` or `{env: VAR}` holding the JSON. "
+        "Default: the file named by $GOOGLE_APPLICATION_CREDENTIALS. Share the files/sheets with the account's email.")
+    drive_endpoint: str | None = Field(
+        None, description="Drive API v3 base URL (default Google's: https://www.googleapis.com/drive/v3/); "
+        "a private endpoint or a local stand-in.")
+    incremental: Incremental | None = Field(
+        None, description="`strategy: file_modified_time`: a file or sheet is read again only when its Drive "
+        "`modifiedTime` changed since it last landed (then wholly).")
+    batch_rows: int = Field(DEFAULT_BATCH_ROWS, ge=1)
+    timeout_seconds: float = Field(60, gt=0, description="Per HTTP request.")
+
+    @model_validator(mode="after")
+    def _modified_time_only(self) -> GoogleSource:
+        inc = self.incremental
+        if inc is not None and inc.enabled and inc.strategy is IncrementalStrategy.CURSOR:
+            raise ValueError("Google sources are incremental by file (`strategy: file_modified_time`) or not at "
+                             "all (`full_refresh`)")
+        return self
+
+
+class DriveFile(StrictModel):
+    file_id: str | None = Field(None, min_length=1, description="A Drive file id (a CSV file, or a Google Sheets "
+                                "file, exported as CSV).")
+    folder_id: str | None = Field(None, min_length=1, description="A Drive folder id: every CSV file in it "
+                                  "(`mimeType text/csv`, not trashed) lands in the one object.")
+    object: SafeName = Field(description="Output table name.")
+
+    @model_validator(mode="after")
+    def _file_xor_folder(self) -> DriveFile:
+        if (self.file_id is None) == (self.folder_id is None):
+            raise ValueError("set exactly one of `file_id` or `folder_id`")
+        return self
+
+
+class GoogleDriveSource(GoogleSource):
+    """CSV files in Google Drive, read through the Drive API v3 (google-api-python-client)."""
+
+    type: Literal["gdrive_csv"]
+    files: list[DriveFile] = Field(min_length=1)
+    csv: CsvOptions = Field(default_factory=CsvOptions)
+
+    def objects(self) -> list[str]:
+        return [f.object for f in self.files]
+
+
+class Sheet(StrictModel):
+    spreadsheet_id: str = Field(min_length=1, description="The spreadsheet's id (from its URL).")
+    sheet: str | None = Field(None, description="The sheet's (tab's) title.")
+    sheet_id: int | None = Field(None, ge=0, description="The sheet's numeric id (`gid` in its URL), instead of "
+                                 "`sheet`. Neither: the first sheet.")
+    range: str | None = Field(None, description="A1 range inside the sheet (e.g. A1:F); default the whole sheet.")
+    header: bool = Field(True, description="The first row holds the column names (else column_1, column_2, ...).")
+    object: SafeName = Field(description="Output table name.")
+
+    @model_validator(mode="after")
+    def _one_sheet(self) -> Sheet:
+        if self.sheet is not None and self.sheet_id is not None:
+            raise ValueError("set at most one of `sheet` (title) or `sheet_id` (gid)")
+        return self
+
+
+class GoogleSheetsSource(GoogleSource):
+    """Google Sheets ranges, read through the Sheets API v4 (`spreadsheets.values.get`, unformatted values,
+    dates as formatted text); the Drive API gives the `modifiedTime` for incremental reads."""
+
+    type: Literal["google_sheets"]
+    sheets: list[Sheet] = Field(min_length=1)
+    sheets_endpoint: str | None = Field(
+        None, description="Sheets API v4 base URL (default Google's: https://sheets.googleapis.com/).")
+
+    def objects(self) -> list[str]:
+        return [s.object for s in self.sheets]
+
+
+SOURCE_MODELS = (FileSource, SqlSource, RestSource, PluginSource, GoogleDriveSource, GoogleSheetsSource)
+SourceConfig = Annotated[FileSource | SqlSource | RestSource | PluginSource | GoogleDriveSource | GoogleSheetsSource,
+                         Field(discriminator="type")]
 SOURCE_TYPES = sorted({t for model in SOURCE_MODELS for t in get_args(model.model_fields["type"].annotation)})
 # Source types only the upstream dialect writes (from an upstream job's `source.custom_reader`, docs/MIGRATING.md):
 # not scaffolded by `dativo init` nor given a connector page.

@@ -66,6 +66,10 @@ def run_job(job: Job, context: RunContext | None = None) -> RunResult:
             result.status = RunStatus.PARTIAL
             if retry := partial_retry(job.upstream, {o.object: o.violations for o in result.objects}):
                 result.error, result.error_kind = retry, ErrorKind.TRANSIENT.value  # upstream retries exit code 1
+        if cfg.data_catalog is not None:  # after the commits: a failed push is a warning, never a failed run
+            from .catalog_push import push_tables
+
+            push_tables(cfg.data_catalog, result.objects, job.contract, cfg.tenant_id, events, job.base_dir)
         events.emit("job_finished", status=result.status.value, rows=result.rows_written,
                     bytes=result.bytes_written, duration_seconds=result.duration_seconds)
     return result

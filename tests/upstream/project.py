@@ -76,7 +76,17 @@ RECIPES = {
         name: gdrive_csv
         type: gdrive_csv
         roles: [source]
-        default_engine: {type: native}
+        default_engine: {type: native, options: {native: {api_version: v3, mime_type: text/csv}}}
+        credentials: {type: service_account, file_template: "/secrets/{tenant}/gdrive.json"}
+        incremental: {strategy: file_modified_time, lookback_days_default: 0}
+    """,
+    "google_sheets": """
+        name: google_sheets
+        type: google_sheets
+        roles: [source, target]
+        default_engine: {type: native, options: {native: {api_version: v4, value_render_option: UNFORMATTED_VALUE}}}
+        credentials: {type: service_account, file_template: "/secrets/{tenant}/gsheets.json"}
+        incremental: {strategy: spreadsheet_modified_time, lookback_days_default: 0}
     """,
 }
 
@@ -113,6 +123,19 @@ ASSETS = {
           - {name: score, type: double}
         team: {owner: people@acme.test, roles: [{name: Data Engineer, email: e@acme.test, responsibility: ingestion}]}
         compliance: {classification: [PII], retention_days: 90}
+    """,
+    "deals.yaml": """
+        asset:
+          name: gdrive_deals_daily
+          source_type: gdrive_csv
+          object: deals_daily
+          version: "1.0"
+          schema:
+            - {name: deal_id, type: string, required: true}
+            - {name: amount, type: double}
+            - {name: closed_at, type: timestamp}
+          governance: {owner: data-team@acme.test, tags: [deals, sales], retention_days: 30}
+          target: {file_format: parquet, partitioning: [ingest_date], mode: strict}
     """,
     "nested.yaml": """
         apiVersion: v3.0.2

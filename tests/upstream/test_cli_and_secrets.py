@@ -75,8 +75,10 @@ def test_check_json_and_discover(app: Path) -> None:
     assert failing.returncode == 2 and not json.loads(failing.stdout)["ok"]
     listed = cli("discover", "--connector", "stripe", cwd=app)
     assert listed.returncode == 0 and listed.stdout.split() == ["customers", "charges", "invoices"]
-    refused = cli("discover", "--connector", "gdrive_csv", cwd=app)
-    assert refused.returncode == 2 and "Google Drive" in refused.stderr
+    refused = cli("discover", "--connector", "markdown_kv", cwd=app)
+    assert refused.returncode == 2 and "Markdown-KV" in refused.stderr
+    by_job = cli("discover", "--connector", "gdrive_csv", cwd=app)
+    assert by_job.returncode == 2 and "use --config JOB" in by_job.stderr
     own = cli("discover", "--config", "jobs/acme/people.yaml", cwd=app)
     assert own.returncode == 0 and own.stdout.split() == ["people"]
 

@@ -155,7 +155,9 @@ def test_retry_semantics_follow_upstream(app: Path, retry, codes, message, retri
 
 
 @pytest.mark.parametrize("edit, where, words", [
-    (("source_connector: csv", "source_connector: gdrive_csv"), "source_connector", ["Google Drive", "csv"]),
+    (("source_connector: csv", "source_connector: markdown_kv"), "source_connector", ["Markdown-KV", "jsonl"]),
+    (("{path: data/people.csv, object: people}", "{file_id: 1aB, object: people}"), "source.files[0].file_id",
+     ["Google Drive", "gdrive_csv"]),
     (("  files:", "  custom_reader: /app/plugins/r.py:Reader\n      files:"), "source.custom_reader",
      ["reader plugin", "not found", "DATIVO_APP_ROOT"]),
     (("  files:", "  custom_reader: /app/plugins/libr.so:create_reader\n      files:"), "source.custom_reader",
@@ -164,7 +166,7 @@ def test_retry_semantics_follow_upstream(app: Path, retry, codes, message, retri
      ["writer plugins", "iceberg", "reader plugins are supported"]),
     (("  files:", "  engine: {type: airbyte}\n      files:"), "source.engine.type", ["Airbyte", "built-in reader"]),
     (("target:\n", "target:\n      file_format: markdown_kv\n"), "target.file_format", ["markdown_kv", "parquet"]),
-    (("finops:", "catalog: {type: openmetadata}\n    finops:"), "catalog", ["data-catalog push", "remove"]),
+    (("finops:", "catalog: {type: aws_glue}\n    finops:"), "catalog.type", ["data-catalog push", "openmetadata"]),
     (("asset_path: /app/assets/people.yaml", "asset_path: /app/assets/nested.yaml"), "schema[1].type", ["array", "string"]),
 ])
 def test_unsupported_upstream_features_are_refused_naming_the_alternative(app: Path, edit, where, words) -> None:

@@ -23,10 +23,6 @@ TOP_LEVEL = {"tenant_id", "environment", "source_connector", "source_connector_p
              "retry_config", "classification_overrides", "finops", "governance_overrides", "catalog", "name",
              "description", "$schema"}
 REFUSED_SOURCES = {
-    "gdrive_csv": "Google Drive sources (`gdrive_csv`) need Google's API over the network and are not supported; "
-                  "export the files and read them with a `csv` source (a local path or s3://)",
-    "google_sheets": "Google Sheets sources (`google_sheets`) need Google's API over the network and are not supported; "
-                     "export the sheet as CSV and read it with a `csv` source",
     "markdown_kv": "Markdown-KV files (`markdown_kv`) are not supported; "
                    "convert them to JSON lines and use a `jsonl` source",
 }
@@ -34,6 +30,7 @@ RUST_SUFFIXES = {".so", ".dylib", ".dll"}
 DOCKER_ENGINES = {"airbyte": "Airbyte", "meltano": "Meltano", "singer": "Singer"}
 SQL_TYPES = {"postgres", "postgresql", "mysql", "mariadb"}
 FILE_TYPES = {"csv", "jsonl", "parquet"}
+GOOGLE_TYPES = {"gdrive_csv", "google_sheets"}
 REST_PATHS = {"stripe": "/v1/{}", "hubspot": "/crm/v3/objects/{}"}
 CURSOR_KINDS = {"stripe": "epoch_seconds", "hubspot": "iso_text"}
 SQL_CONNECTION_KEYS = {"host", "port", "database", "user", "password", "sslmode"}
@@ -85,11 +82,7 @@ def translate(doc: LoadedYaml, env: Mapping[str, str]) -> Translated:
         if key not in TOP_LEVEL:
             ctx.refuse(f"unknown field {key!r} in an upstream-format job "
                        f"(expected one of: {', '.join(sorted(TOP_LEVEL))})", key)
-    if "catalog" in data:
-        kind = _dict(data["catalog"]).get("type", "?")
-        ctx.refuse(f"upstream data-catalog push (`catalog: {{type: {kind}}}`: lineage/metadata to OpenMetadata, Glue, "
-                   "Unity or Nessie) is not supported; dativo shows lineage and metadata in Dagster/Airflow — remove "
-                   "the `catalog:` block (an Iceberg catalog goes in `target.connection.nessie`)", "catalog")
+    data_catalog = _catalog(ctx, data["catalog"]) if data.get("catalog") is not None else None
     src_recipe = _recipe(ctx, data, "source_connector_path")
     tgt_recipe = _recipe(ctx, data, "target_connector_path")
     tenant = ctx.tenant = str(data.get("tenant_id", ""))
@@ -98,10 +91,14 @@ def translate(doc: LoadedYaml, env: Mapping[str, str]) -> Translated:
     contract, contract_file, properties = _asset(ctx, data)
     if source.get("type") == "upstream_plugin":  # upstream writes a plugin's records to the asset's table
         source["object"] = str(_dict(contract).get("name") or data.get("asset") or "")
+    if contract is not None and isinstance(data.get("finops"), dict):  # the job's finops override the asset's
+        contract["finops"] = {**_dict(contract.get("finops")), **data["finops"]}
+    if data_catalog and contract is not None and not data_catalog.get("table_name") and len(_objects(source)) == 1:
+        data_catalog["table_name"] = str(contract.get("name") or data.get("asset"))  # upstream: the asset's name
     if properties and isinstance(target, dict) and target.get("type") == "iceberg":
         target["table_properties"] = properties
     ingest_date = _partitioning(ctx, target, contract)
-    objects = source.get("files") or source.get("tables") or source.get("resources") or []
+    objects = _objects(source)
     if isinstance(target, dict) and target.get("location") and len(objects) > 1:
         target["location"] += "/{table}"  # one table per object here; upstream put them all under one prefix
     retry, retry_fields = _retry(ctx, data)
@@ -112,6 +109,8 @@ def translate(doc: LoadedYaml, env: Mapping[str, str]) -> Translated:
     for key in ("name", "description", "environment", "schema_validation_mode", "logging"):
         if key in data:
             job[key] = data[key]
+    if data_catalog:
+        job["data_catalog"] = data_catalog
     logging = _dict(data.get("logging"))
     if logging.get("redaction") is False:
         job["logging"] = {**logging, "redaction": True}  # secrets are always masked here (docs/MIGRATING.md)
@@ -120,6 +119,10 @@ def translate(doc: LoadedYaml, env: Mapping[str, str]) -> Translated:
                             **retry_fields)
     recipes = {side: recipe.file for side, recipe in (("source", src_recipe), ("target", tgt_recipe)) if recipe}
     return Translated(job, contract, contract_file, compat, recipes)
+
+
+def _objects(source: dict[str, Any]) -> list[Any]:
+    return source.get("files") or source.get("tables") or source.get("resources") or source.get("sheets") or []
 
 
 def _partitioning(ctx: _Ctx, target: Any, contract: dict[str, Any] | None) -> bool:
@@ -177,19 +180,23 @@ def _source(ctx: _Ctx, data: dict[str, Any], recipe: Recipe | None, tenant: str)
         ctx.unhonoured.append(f"default_engine={recipe.engine_type}")  # the native reader replaces it
     for key in src:
         if key not in {"files", "tables", "objects", "object", "connection", "credentials", "incremental", "engine",
-                       "custom_reader", "description"}:
+                       "custom_reader", "description", "sheets", "spreadsheets"}:
             ctx.refuse(f"unknown field {key!r} in an upstream source", "source", key)
     incremental = _dict(src.get("incremental"))
     recipe_inc = recipe.section("incremental") if recipe else {}
     if kind in FILE_TYPES:
         return _file_source(ctx, kind, src, recipe, incremental), compat
+    if kind in GOOGLE_TYPES:
+        from .google import google_source
+
+        return google_source(ctx, kind, src, recipe, incremental), compat
     if kind in SQL_TYPES:
         out = _sql_source(ctx, kind, src, recipe, incremental, recipe_inc)
     elif kind in REST_PATHS:
         out = _rest_source(ctx, kind, src, recipe)
     else:
         ctx.refuse(f"unknown upstream source connector {kind!r}; supported: "
-                   f"{', '.join(sorted(FILE_TYPES | SQL_TYPES | set(REST_PATHS)))}", "source_connector")
+                   f"{', '.join(sorted(FILE_TYPES | GOOGLE_TYPES | SQL_TYPES | set(REST_PATHS)))}", "source_connector")
         return {}, compat
     if "incremental" in src:
         days = incremental.get("lookback_days", recipe_inc.get("lookback_days_default", 0)) or 0
@@ -239,7 +246,7 @@ def _file_source(ctx: _Ctx, kind: str, src: dict[str, Any], recipe: Recipe | Non
     for index, entry in enumerate(_list(ctx, src.get("files"), "source", "files")):
         entry = _dict(entry)
         if "file_id" in entry:
-            ctx.refuse("Google Drive `file_id` entries are not supported; give a `path`",
+            ctx.refuse(f"a `{kind}` source reads paths; a Google Drive `file_id` needs `source_connector: gdrive_csv`",
                        "source", "files", index, "file_id")
             continue
         path = str(entry.get("path", ""))
@@ -503,6 +510,40 @@ def _asset(ctx: _Ctx, data: dict[str, Any]) -> tuple[dict[str, Any] | None, Path
         ctx.issues.append(ConfigIssue(str(path), str(exc), dotted_path(exc.field_path), asset_doc.line_of(exc.field_path)))
         return None, None, {}
     return contract, path, table_properties(asset_doc.data, data)
+
+
+# -- data catalog ---------------------------------------------------------------------------------------------
+CATALOG_KEYS = {"type", "connection", "database", "table_name", "push_lineage", "push_metadata"}
+
+
+def _catalog(ctx: _Ctx, value: Any) -> dict[str, Any] | None:
+    """`catalog: {type: openmetadata, ...}` (upstream's push of table metadata after a run) -> `data_catalog`.
+    Glue, Unity and Nessie pushes are refused (no server to test them against here); lineage is not pushed."""
+    cfg = _dict(value)
+    kind = cfg.get("type")
+    if kind != "openmetadata":
+        ctx.refuse(f"upstream data-catalog push to {kind!r} is not supported (no server to test it against here); "
+                   "use `type: openmetadata`, or remove the `catalog:` block (an Iceberg catalog goes in "
+                   "`target.connection.nessie`)", "catalog", "type")
+        return None
+    for key in cfg.keys() - CATALOG_KEYS:
+        ctx.refuse(f"unknown catalog field {key!r} (expected: {', '.join(sorted(CATALOG_KEYS))})", "catalog", key)
+    connection = _dict(cfg.get("connection"))
+    for key in connection.keys() - {"api_url", "auth_token"}:
+        ctx.refuse(f"unknown OpenMetadata connection field {key!r} (expected: api_url, auth_token)",
+                   "catalog", "connection", key)
+    out: dict[str, Any] = {
+        "type": "openmetadata",
+        "api_url": connection.get("api_url") or ctx.env.get("OPENMETADATA_API_URL") or "http://localhost:8585/api",
+        # upstream falls back to $OPENMETADATA_AUTH_TOKEN; a value given in the file stays a hidden inline secret
+        "auth_token": connection.get("auth_token") or {"env": "OPENMETADATA_AUTH_TOKEN"},
+        "push_metadata": cfg.get("push_metadata", True)}
+    for key in ("database", "table_name"):
+        if cfg.get(key):
+            out[key] = str(cfg[key])
+    if cfg.get("push_lineage", False):
+        ctx.unhonoured.append("catalog.push_lineage")  # lineage shows in Dagster's asset graph instead
+    return out
 
 
 # -- retries --------------------------------------------------------------------------------------------------

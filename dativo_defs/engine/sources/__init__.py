@@ -23,6 +23,8 @@ SOURCE_CLASSES: dict[str, str] = {
     "stripe": "rest:RestSource",
     "hubspot": "rest:RestSource",
     "upstream_plugin": "upstream_plugin:PluginSource",
+    "gdrive_csv": "gdrive:GoogleDriveSource",
+    "google_sheets": "gsheets:GoogleSheetsSource",
 }
 
 
