@@ -156,12 +156,13 @@ def test_retry_semantics_follow_upstream(app: Path, retry, codes, message, retri
 
 @pytest.mark.parametrize("edit, where, words", [
     (("source_connector: csv", "source_connector: gdrive_csv"), "source_connector", ["Google Drive", "csv"]),
-    (("  files:", "  custom_reader: /app/plugins/r.py:Reader\n      files:"), "source.custom_reader",
-     ["reader plugin", "not found", "DATIVO_APP_ROOT"]),
-    (("  files:", "  custom_reader: /app/plugins/libr.so:create_reader\n      files:"), "source.custom_reader",
-     ["Rust reader plugins", "Python BaseReader plugin"]),
-    (("target:\n", "target:\n      custom_writer: /app/plugins/w.py:Writer\n"), "target.custom_writer",
-     ["writer plugins", "iceberg", "reader plugins are supported"]),
+    # plugins: a malformed spec is refused; a missing plugin file is a validate warning (test_plugins.py)
+    (("  files:", "  custom_reader: /app/plugins/r.txt:Reader\n      files:"), "source.custom_reader",
+     ["expected 'path/to/module.py:ClassName'", "'path/to/libplugin.so:create_reader' (a Rust library)"]),
+    (("target:\n", "target:\n      custom_writer: /app/plugins/libw.so\n"), "target.custom_writer",
+     ["expected", "BaseWriter", "create_writer"]),
+    (("target:\n", "target:\n      custom_writer: /app/plugins/w.py:Writer\n"), "target.warehouse",
+     ["not supported with a writer plugin", "custom_writer, connection, engine, file_format"]),
     (("  files:", "  engine: {type: airbyte}\n      files:"), "source.engine.type", ["Airbyte", "built-in reader"]),
     (("target:\n", "target:\n      file_format: markdown_kv\n"), "target.file_format", ["markdown_kv", "parquet"]),
     (("finops:", "catalog: {type: openmetadata}\n    finops:"), "catalog", ["data-catalog push", "remove"]),

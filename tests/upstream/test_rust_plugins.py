@@ -18,9 +18,8 @@ from dativo_defs.config.warnings import job_warnings
 from dativo_defs.engine.context import RunContext
 from dativo_defs.engine.runner import run_job
 from tests.conftest import need_server
-from tests.engine.conftest import s3_endpoint  # noqa: F401 - the moto S3 fixture
 
-from .project import job, upstream_project, write
+from .project import job, write
 
 CRATE = Path(__file__).parent / "rust_plugin"
 LIBRARY = "plugins/rust/target/release/libdativo_test_plugin.so"
@@ -75,27 +74,14 @@ def rust_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def lake(s3_endpoint, rust_library: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: F811
-    import boto3
-    import s3fs
-
-    boto3.client("s3", endpoint_url=s3_endpoint, aws_access_key_id="testing-key", aws_secret_access_key="testing-secret",
-                 region_name="us-east-1").create_bucket(Bucket="lake")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing-key")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret")
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
-    monkeypatch.setenv("DATIVO_HOME", str(tmp_path / "home"))
-    for var in ("S3_BUCKET", "S3_ENDPOINT", "DATIVO_APP_ROOT"):
-        monkeypatch.delenv(var, raising=False)
-    app = upstream_project(tmp_path / "app")
+def app(lake, rust_library: Path):
+    app, endpoint, fs = lake
     write(app / "assets/pairs.yaml", ASSET)
     for name, rows in ROWS.items():
         write(app / "data" / name, "id,name\n" + "".join(f"{i},{n}\n" for i, n in rows))
     (app / LIBRARY).parent.mkdir(parents=True)
     shutil.copy(rust_library, app / LIBRARY)
-    fs = s3fs.S3FileSystem(key="testing-key", secret="testing-secret", skip_instance_cache=True, use_listings_cache=False,
-                           client_kwargs={"endpoint_url": s3_endpoint, "region_name": "us-east-1"})
-    return app, s3_endpoint, fs
+    return app, endpoint, fs
 
 
 def landed(fs, dataset: str) -> list[dict]:
@@ -104,8 +90,8 @@ def landed(fs, dataset: str) -> list[dict]:
     return [record for path in sorted(files) for record in json.loads(fs.cat_file(path))]
 
 
-def test_rust_reader_and_writer_land_every_row_committed_by_dativo(lake) -> None:
-    app, endpoint, fs = lake
+def test_rust_reader_and_writer_land_every_row_committed_by_dativo(app) -> None:
+    app, endpoint, fs = app
     file = job(app, "jobs/acme/rust.yaml", JOB.format(library=LIBRARY, create_reader="create_reader",
                                                        endpoint=endpoint, fail="false"))
     loaded = load_job(file)
@@ -124,8 +110,8 @@ def test_rust_reader_and_writer_land_every_row_committed_by_dativo(lake) -> None
     assert (entry["first_file_counter"], entry["next_file_counter"]) == (0, 3)
 
 
-def test_a_null_from_write_batch_fails_the_run_and_commits_nothing(lake) -> None:
-    app, endpoint, fs = lake
+def test_a_null_from_write_batch_fails_the_run_and_commits_nothing(app) -> None:
+    app, endpoint, fs = app
     file = job(app, "jobs/acme/rust.yaml", JOB.format(library=LIBRARY, create_reader="create_reader",
                                                        endpoint=endpoint, fail="true"))
     result = run_job(load_job(file), RunContext())
@@ -134,8 +120,8 @@ def test_a_null_from_write_batch_fails_the_run_and_commits_nothing(lake) -> None
     assert landed(fs, "lake/pairs") == [] and not fs.exists("lake/pairs/_dativo/commits")
 
 
-def test_a_missing_symbol_or_library_fails_naming_the_field(lake) -> None:
-    app, endpoint, _ = lake
+def test_a_missing_symbol_or_library_fails_naming_the_field(app) -> None:
+    app, endpoint, _ = app
     file = job(app, "jobs/acme/rust.yaml", JOB.format(library=LIBRARY, create_reader="make_reader",
                                                        endpoint=endpoint, fail="false"))
     result = run_job(load_job(file), RunContext())
