@@ -251,11 +251,13 @@ PLUGIN_SPEC = r"^.+\.(py|so|dylib|dll):[A-Za-z_]\w*$"
 
 class PluginSource(SourceBase):
     """An upstream (Dativo) reader plugin: a `BaseReader` subclass in a .py file, or a Rust library over
-    upstream's C ABI, run with upstream's meaning — the plugin's `extract()` batches (lists of dicts) become one output table (docs/MIGRATING.md).
-    Written by the upstream dialect from `source.custom_reader: path/to/module.py:Class` (or `libx.so:create_reader`)."""
+    upstream's C ABI, run with upstream's meaning — the plugin's `extract()` batches (lists of dicts) become one
+    output table (docs/MIGRATING.md). Written by the upstream dialect from `source.custom_reader:
+    path/to/module.py:Class` (or `path/to/libx.so:create_reader`)."""
 
     type: Literal["upstream_plugin"]
-    plugin: str = Field(pattern=PLUGIN_SPEC, description="'/path/to/module.py:ClassName' or '/path/to/libx.so:create_reader'.")
+    plugin: str = Field(pattern=PLUGIN_SPEC,
+                        description="'/path/to/module.py:ClassName' or '/path/to/libx.so:create_reader'.")
     object: SafeName = Field(description="Output table name (upstream: the asset's name).")
     connector: str = Field("custom", description="The plugin's `source_config.type` (upstream's source_connector).")
     # What the plugin reads as its `source_config` attributes, as the job file gave them:

@@ -85,14 +85,16 @@ class UpstreamWriterTarget(StrictModel):
     `target.custom_writer`."""
 
     type: Literal["upstream_writer"]
-    plugin: str = Field(pattern=PLUGIN_SPEC, description="'/path/to/module.py:ClassName' or '/path/to/libx.so:create_writer'.")
+    plugin: str = Field(pattern=PLUGIN_SPEC,
+                        description="'/path/to/module.py:ClassName' or '/path/to/libx.so:create_writer'.")
     connector: str = Field("custom", description="The plugin's `target_config.type` (upstream's target_connector).")
     path: str = Field(min_length=1, description="Dataset root (local or s3://): the commit log and committed files.")
     storage: ObjectStorage | None = None
     # What the plugin reads as its `target_config` and `asset_definition`, as the job and asset files gave them:
     connection: dict[str, Any] = Field(default_factory=dict)
     connection_secrets: dict[str, Secret] = Field(
-        default_factory=dict, description="Secret strings of `connection` by dotted path; resolved when the plugin is built.")
+        default_factory=dict,
+        description="Secret strings of `connection` by dotted path; resolved when the plugin is built.")
     engine: dict[str, Any] = Field(default_factory=dict)
     file_format: str | None = None
     asset: dict[str, Any] = Field(default_factory=dict, description="name, object, domain, schema... of the asset.")

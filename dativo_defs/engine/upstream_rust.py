@@ -146,7 +146,7 @@ def rust_writer_class(spec: str, base: type) -> Callable[..., Any]:
     `target.custom_writer` when the library or a symbol is missing."""
     library = RustLibrary(spec, "target.custom_writer", "writer")
 
-    class RustWriter(base):  # type: ignore[valid-type,misc]
+    class RustWriter(base):
         def __init__(self, asset_definition: Any, target_config: Any, output_base: str):
             super().__init__(asset_definition, target_config, output_base)
             self.handle: int | None = library.new({

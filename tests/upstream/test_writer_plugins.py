@@ -7,6 +7,7 @@ lives on moto's S3 server (a stand-in for S3)."""
 from __future__ import annotations
 
 import json
+
 import pyarrow.dataset as ds
 import pytest
 
