@@ -246,7 +246,8 @@ class RestSource(SourceBase):
 
 
 # An upstream plugin: a Python class in a .py file, or a Rust library and its constructor function.
-PLUGIN_SPEC = r"^.+\.(py|so|dylib|dll):[A-Za-z_]\w*$"
+RUST_LIBRARY_SUFFIXES = (".so", ".dylib", ".dll")
+PLUGIN_SPEC = rf"^.+\.(py|{'|'.join(x[1:] for x in RUST_LIBRARY_SUFFIXES)}):[A-Za-z_]\w*$"
 
 
 class PluginSource(SourceBase):

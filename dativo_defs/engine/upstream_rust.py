@@ -29,9 +29,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from ..config.sources import RUST_LIBRARY_SUFFIXES
 from .errors import ConfigurationError, PermanentError
-
-RUST_SUFFIXES = (".so", ".dylib", ".dll")
 
 
 class RustPluginError(PermanentError):
@@ -39,7 +38,7 @@ class RustPluginError(PermanentError):
 
 
 def is_rust_library(spec: str) -> bool:
-    return Path(spec.rpartition(":")[0]).suffix in RUST_SUFFIXES
+    return Path(spec.rpartition(":")[0]).suffix in RUST_LIBRARY_SUFFIXES
 
 
 class RustLibrary:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, ConfigIssue
+from ..sources import RUST_LIBRARY_SUFFIXES
 from ..yaml_loader import FieldPath, LoadedYaml, dotted_path
 from .dialect import UPSTREAM_RETRYABLE_EXIT_CODES, StateFile, UpstreamCompat
 from .paths import is_app_path, map_path
@@ -30,7 +31,6 @@ REFUSED_SOURCES = {
     "markdown_kv": "Markdown-KV files (`markdown_kv`) are not supported; "
                    "convert them to JSON lines and use a `jsonl` source",
 }
-RUST_SUFFIXES = {".so", ".dylib", ".dll"}
 DOCKER_ENGINES = {"airbyte": "Airbyte", "meltano": "Meltano", "singer": "Singer"}
 SQL_TYPES = {"postgres", "postgresql", "mysql", "mariadb"}
 FILE_TYPES = {"csv", "jsonl", "parquet"}
@@ -234,7 +234,7 @@ def _plugin_spec(ctx: _Ctx, spec: str, side: str, where: FieldPath) -> str | Non
     builds the plugin (a Rust library is a build artefact of the deployment): `dativo validate` warns when it is
     missing (config/warnings.py) and the run fails naming the field."""
     path_text, _, name = spec.rpartition(":")
-    rust = Path(path_text).suffix in RUST_SUFFIXES
+    rust = Path(path_text).suffix in RUST_LIBRARY_SUFFIXES
     path = map_path(path_text, ctx.doc.file) if path_text else None
     if path is None or not name.isidentifier() or (path.suffix != ".py" and not rust):
         ctx.refuse(f"{where[-1]} {spec!r}: expected 'path/to/module.py:ClassName' (a Python Base{side.title()}) or "
