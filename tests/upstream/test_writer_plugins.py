@@ -50,6 +50,15 @@ class JsonLinesWithManifest(BaseWriter):
                                     client_kwargs={"endpoint_url": s3["endpoint"], "region_name": s3["region"]})
         self.options = target_config.engine.get("options", {})
 
+    def check_connection(self):
+        from dativo_ingest.plugins import ConnectionTestResult
+
+        bucket = self.output_base.removeprefix("s3://").split("/")[0]
+        if self.fs.exists(bucket):
+            return ConnectionTestResult(success=True, message=f"S3 bucket accessible: {bucket}")
+        return ConnectionTestResult(success=False, message=f"S3 bucket not found: {bucket}",
+                                    error_code="RESOURCE_NOT_FOUND")
+
     def write_batch(self, records, file_counter):
         path = f"{self.output_base}/part-{file_counter:05d}.jsonl"
         self.fs.pipe_file(path, "".join(json.dumps(r, default=str) + "\\n" for r in records).encode())
@@ -141,6 +150,22 @@ def test_a_plugin_file_without_the_class_fails_naming_the_field(app) -> None:
     assert result.status.value == "failed" and result.error_kind == "permanent"
     assert "target.custom_writer: writer plugin" in result.error and "Missing is not found" in result.error
     assert "a BaseWriter subclass" in result.error
+
+
+def test_dativo_check_uses_the_writers_own_check_connection(app) -> None:
+    from click.testing import CliRunner
+
+    from dativo_defs.cli import main
+
+    app, endpoint, fs = app
+    file = job(app, "jobs/acme/manifest.yaml", JOB.format(cls="JsonLinesWithManifest", endpoint=endpoint, fail="false"))
+    checked = CliRunner().invoke(main, ["check", "--config", str(file), "--json"])
+    target = [c for c in json.loads(checked.output)["checks"] if c["name"] == "target"]
+    assert checked.exit_code == 0 and target == [{"name": "target", "ok": True, "detail": "S3 bucket accessible: lake"}]
+    file.write_text(file.read_text().replace("bucket: lake", "bucket: nowhere"))
+    refused = CliRunner().invoke(main, ["check", "--config", str(file), "--json"])
+    assert refused.exit_code == 2 and "S3 bucket not found: nowhere" in refused.output
+    assert "testing-secret" not in refused.output
 
 
 def test_what_a_plugin_raises_keeps_its_kind_and_names_the_field() -> None:

@@ -145,6 +145,21 @@ class UpstreamWriterTarget(ParquetTarget):
         asset = WriterAsset(**{"name": stream.object, **cfg.asset})
         return _call("its constructor", cfg.plugin, cls, asset, target_config, output_base)
 
+    def check_connection(self) -> ConnectionTestResult:
+        """The plugin's own connection test (`dativo check`), built as a run of the asset's dataset builds it."""
+        stream = Stream(str(self.config.asset.get("name") or "check"))
+        owns_commit = plugin_owns_commit(load_writer_class(self.config.plugin))
+        with tempfile.TemporaryDirectory(dir=self._tmp()) as stage:
+            writer = self._build(self.table_name(stream) if owns_commit else stage, stream)
+            try:
+                return _call("check_connection", self.config.plugin, writer.check_connection)
+            finally:
+                _close(writer)
+
+    def _tmp(self) -> Path:
+        (self.home / "tmp").mkdir(parents=True, exist_ok=True)
+        return self.home / "tmp"
+
     def _write(self, request: WriteRequest) -> CommitInfo:
         stream = request.stream
         self._recover(stream)
@@ -153,8 +168,7 @@ class UpstreamWriterTarget(ParquetTarget):
         if self.local:
             os.makedirs(run_dir, exist_ok=True)
             os.makedirs(commits, exist_ok=True)
-        (self.home / "tmp").mkdir(parents=True, exist_ok=True)
-        local_stage = Path(tempfile.mkdtemp(prefix=f"writer-{request.run_id}-", dir=self.home / "tmp"))
+        local_stage = Path(tempfile.mkdtemp(prefix=f"writer-{request.run_id}-", dir=self._tmp()))
         info = CommitInfo(table=self.table_name(stream))
         writer: BaseWriter | None = None
         names: list[str] = []
@@ -174,6 +188,7 @@ class UpstreamWriterTarget(ParquetTarget):
             read_seq, read_state = self._read.get(stream.object, (0, None))
             state = request.final_state()
             if info.rows == 0 and json.dumps(state, sort_keys=True) == json.dumps(read_state, sort_keys=True):
+                self._remove(run_dir)
                 return info  # nothing new: no commit entry
             entry: dict[str, Any] = {"run_id": request.run_id, "job": self.job_key, "rows": info.rows, "state": state,
                                      "mode": "append", "replaces": [], "plugin": self.config.plugin,
@@ -198,9 +213,8 @@ class UpstreamWriterTarget(ParquetTarget):
                 self._remove(run_dir)
             raise
         finally:
-            if writer is not None and hasattr(writer, "close"):
-                with contextlib.suppress(Exception):
-                    writer.close()
+            if writer is not None:
+                _close(writer)
             shutil.rmtree(local_stage, ignore_errors=True)
         self._counters[stream.object] = counter
         if names:
@@ -227,6 +241,13 @@ class UpstreamWriterTarget(ParquetTarget):
             self.fs.put_file(str(path), f"{run_dir}/{name}")
             names.append(name)
         return names
+
+
+def _close(writer: BaseWriter) -> None:
+    """Release a Rust writer's handle (Python writers have nothing to release)."""
+    if hasattr(writer, "close"):
+        with contextlib.suppress(Exception):
+            writer.close()
 
 
 def _metadata(value: Any) -> list[dict[str, Any]]:
