@@ -75,6 +75,10 @@ class ParquetTarget(StrictModel):
     mode: Literal["append", "overwrite"] = Field(
         "append", description="append: each run adds its rows. overwrite: each run with rows replaces the whole "
         "dataset (a full refresh), through the commit log.")
+    partition_by: list[str] = Field(
+        default_factory=list, description="Hive-style partition columns: each file goes under `col=value/` folders and "
+        "the columns are in the path only (readers recover them, e.g. pyarrow's `partitioning=\"hive\"`); upstream-"
+        "format jobs partitioned by `ingest_date` get it here.")
 
 
 class UpstreamWriterTarget(StrictModel):

@@ -46,8 +46,11 @@ def test_s3_target_writes_parquet_under_bucket_prefix(people) -> None:
         endpoint: "{endpoint}\""""))
     result = run_job(load_job(file), RunContext())
     assert result.status.value == "success", result.error
-    landed = ds.dataset("lake/raw/acme/people", filesystem=fs, format="parquet").to_table()
-    assert sorted(landed.column("id").to_pylist()) == [1, 2, 3]
+    # the recipe's partition_by_default [ingest_date]: Hive-style folders, as upstream's Parquet writer lays them out
+    files = [f for f in fs.find("lake/raw/acme/people") if f.endswith(".parquet")]  # <prefix>/<object>/ingest_date=
+    assert files and all(f.startswith("lake/raw/acme/people/people/ingest_date=") for f in files), files
+    landed = ds.dataset("lake/raw/acme/people/people", filesystem=fs, format="parquet", partitioning="hive").to_table()
+    assert sorted(landed.column("id").to_pylist()) == [1, 2, 3] and len(set(landed.column("ingest_date"))) == 1
 
 
 def test_iceberg_target_without_nessie_keeps_files_under_bucket_prefix(people) -> None:

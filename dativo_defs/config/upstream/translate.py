@@ -128,17 +128,17 @@ def translate(doc: LoadedYaml, env: Mapping[str, str]) -> Translated:
 
 def _partitioning(ctx: _Ctx, target: Any, contract: dict[str, Any] | None) -> bool:
     """Upstream partitions by `ingest_date` (the run's date, a column it adds) and/or data columns. Iceberg targets
-    get identity partitions on them (and the ingest_date column, added to the contract); Parquet targets do not
-    partition (reported). Returns whether runs add the ingest_date column."""
+    get identity partitions on them, Parquet (s3/minio) targets Hive-style `col=value/` folders; the ingest_date
+    column is added to the contract. Returns whether runs add the ingest_date column."""
     columns = ctx.partitioning or _dict(_dict(contract).get("target")).get("partitioning") or []
     if not isinstance(columns, list) or not columns or not isinstance(target, dict):
         return False
     if target.get("type") == "upstream_writer":  # upstream hands a writer plugin the records as read
         return False
-    if target.get("type") != "iceberg":
-        ctx.unhonoured.append(f"partitioning={','.join(map(str, columns))}")
-        return False
-    target["partitioning"] = [{"column": str(c), "transform": "identity"} for c in columns]
+    if target.get("type") == "iceberg":
+        target["partitioning"] = [{"column": str(c), "transform": "identity"} for c in columns]
+    else:  # s3/minio: Hive-style folders, as upstream's Parquet writer lays them out
+        target["partition_by"] = [str(c) for c in columns]
     adds = "ingest_date" in columns
     if adds and contract is not None and not any(c.get("name") == "ingest_date" for c in contract["schema"]):
         contract["schema"] = [*contract["schema"], {"name": "ingest_date", "type": "date", "required": False}]
