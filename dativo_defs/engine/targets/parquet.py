@@ -133,14 +133,19 @@ class ParquetTarget(Target):
         with self._locked(request.stream):
             return self._write(request)
 
-    def _write(self, request: WriteRequest) -> CommitInfo:
-        stream = request.stream
-        self._recover(stream)
-        base, staging, commits = self._dirs(stream)
+    def _begin(self, request: WriteRequest) -> tuple[str, str]:
+        """Recover the dataset and make this run's staging folder: (dataset folder, run's staging folder)."""
+        self._recover(request.stream)
+        base, staging, commits = self._dirs(request.stream)
         run_dir = f"{staging}/{request.run_id}"
         if self.local:
             os.makedirs(run_dir, exist_ok=True)
             os.makedirs(commits, exist_ok=True)
+        return base, run_dir
+
+    def _write(self, request: WriteRequest) -> CommitInfo:
+        stream = request.stream
+        base, run_dir = self._begin(request)
         info = CommitInfo(table=self.table_name(stream))
         files: list[str] = []
         writers: dict[str, tuple[RowGroupWriter, list[int]]] = {}  # partition folder -> (writer, [rows in file])

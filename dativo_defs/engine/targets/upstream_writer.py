@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import tempfile
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,7 +43,7 @@ from ..sources.base import State, Stream
 from ..sources.upstream_plugin import PLUGIN_SDK_VERSION, ConnectionTestResult, load_plugin_class
 from ..upstream_rust import is_rust_library, rust_writer_class
 from .base import CommitInfo, WriteRequest
-from .parquet import ParquetTarget
+from .parquet import STAGING_GRACE_SECONDS, ParquetTarget
 
 FIELD = "target.custom_writer"
 
@@ -157,17 +157,18 @@ class UpstreamWriterTarget(ParquetTarget):
                 _close(writer)
 
     def _tmp(self) -> Path:
-        (self.home / "tmp").mkdir(parents=True, exist_ok=True)
-        return self.home / "tmp"
+        """The local folder of writer staging; staging older than STAGING_GRACE_SECONDS is a killed run's."""
+        folder = self.home / "tmp"
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("writer-*"):
+            with contextlib.suppress(OSError):
+                if time.time() - stale.stat().st_mtime > STAGING_GRACE_SECONDS:
+                    shutil.rmtree(stale, ignore_errors=True)
+        return folder
 
     def _write(self, request: WriteRequest) -> CommitInfo:
         stream = request.stream
-        self._recover(stream)
-        base, staging, commits = self._dirs(stream)
-        run_dir = f"{staging}/{request.run_id}"
-        if self.local:
-            os.makedirs(run_dir, exist_ok=True)
-            os.makedirs(commits, exist_ok=True)
+        base, run_dir = self._begin(request)
         local_stage = Path(tempfile.mkdtemp(prefix=f"writer-{request.run_id}-", dir=self._tmp()))
         info = CommitInfo(table=self.table_name(stream))
         writer: BaseWriter | None = None
