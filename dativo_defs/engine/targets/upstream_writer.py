@@ -200,8 +200,8 @@ class UpstreamWriterTarget(ParquetTarget):
                           "plugin_commit": json.loads(json.dumps(result, default=str))}
                 try:
                     self._commit(stream, read_seq, json.dumps(entry).encode())
-                except DativoError as exc:
-                    kind = TransientError if exc.kind is ErrorKind.TRANSIENT else PermanentError
+                except Exception as exc:
+                    kind = TransientError if classify(exc) is ErrorKind.TRANSIENT else PermanentError
                     raise kind(f"{FIELD}: the plugin committed {len(metadata)} files ({info.rows} rows) but the "
                                f"incremental state was not recorded ({exc}); the next run reads these rows again "
                                "(a plugin that commits itself is at-least-once, docs/MIGRATING.md)") from exc
@@ -218,8 +218,8 @@ class UpstreamWriterTarget(ParquetTarget):
                 _close(writer)
             shutil.rmtree(local_stage, ignore_errors=True)
         self._counters[stream.object] = counter
+        self._publish(run_dir, base, names)  # moves dativo-committed files; removes the run's staging folder
         if names:
-            self._publish(run_dir, base, names)
             info.bytes = sum(self.fs.size(f"{base}/{name}") for name in names)
         else:
             info.bytes = sum(int(m.get("size_bytes") or 0) for m in metadata)
