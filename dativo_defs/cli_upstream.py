@@ -136,7 +136,11 @@ def check_command(job_file: Path, as_json: bool, verbose: bool, secrets_dir, sec
                 if hasattr(target, "catalog"):
                     # duck-typed: a target with a catalog (Iceberg) has a namespace too; the Target base has neither
                     target.catalog.create_namespace_if_not_exists(target.namespace)  # type: ignore[attr-defined]
-                checks.append({"name": "target", "ok": True, "detail": job.config.target.type})
+                if hasattr(target, "check_connection"):  # an upstream writer plugin tests its own connection
+                    probe = target.check_connection()
+                    checks.append({"name": "target", "ok": probe.success, "detail": probe.message})
+                else:
+                    checks.append({"name": "target", "ok": True, "detail": job.config.target.type})
             finally:
                 target.close()
         except Exception as exc:  # noqa: BLE001

@@ -245,13 +245,20 @@ class RestSource(SourceBase):
         return [r.object for r in self.resources]
 
 
+# An upstream plugin: a Python class in a .py file, or a Rust library and its constructor function.
+RUST_LIBRARY_SUFFIXES = (".so", ".dylib", ".dll")
+PLUGIN_SPEC = rf"^.+\.(py|{'|'.join(x[1:] for x in RUST_LIBRARY_SUFFIXES)}):[A-Za-z_]\w*$"
+
+
 class PluginSource(SourceBase):
-    """An upstream (Dativo) Python reader plugin: a `BaseReader` subclass in a .py file, run with upstream's
-    meaning — the plugin's `extract()` batches (lists of dicts) become one output table (docs/MIGRATING.md).
-    Written by the upstream dialect from `source.custom_reader: path/to/module.py:Class`."""
+    """An upstream (Dativo) reader plugin: a `BaseReader` subclass in a .py file, or a Rust library over
+    upstream's C ABI, run with upstream's meaning — the plugin's `extract()` batches (lists of dicts) become one
+    output table (docs/MIGRATING.md). Written by the upstream dialect from `source.custom_reader:
+    path/to/module.py:Class` (or `path/to/libx.so:create_reader`)."""
 
     type: Literal["upstream_plugin"]
-    plugin: str = Field(pattern=r"^.+\.py:[A-Za-z_]\w*$", description="'/path/to/module.py:ClassName'.")
+    plugin: str = Field(pattern=PLUGIN_SPEC,
+                        description="'/path/to/module.py:ClassName' or '/path/to/libx.so:create_reader'.")
     object: SafeName = Field(description="Output table name (upstream: the asset's name).")
     connector: str = Field("custom", description="The plugin's `source_config.type` (upstream's source_connector).")
     # What the plugin reads as its `source_config` attributes, as the job file gave them:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
 from .base import StrictModel
 from .secrets import Secret
-from .sources import ObjectStorage
+from .sources import PLUGIN_SPEC, ObjectStorage
 
 
 class WriteMode(str, Enum):
@@ -75,7 +75,34 @@ class ParquetTarget(StrictModel):
     mode: Literal["append", "overwrite"] = Field(
         "append", description="append: each run adds its rows. overwrite: each run with rows replaces the whole "
         "dataset (a full refresh), through the commit log.")
+    partition_by: list[str] = Field(
+        default_factory=list, description="Hive-style partition columns: each file goes under `col=value/` folders and "
+        "the columns are in the path only (readers recover them, e.g. pyarrow's `partitioning=\"hive\"`); upstream-"
+        "format jobs partitioned by `ingest_date` get it here.")
 
 
-TargetConfig = Annotated[IcebergTarget | ParquetTarget, Field(discriminator="type")]
-TARGET_TYPES = ["iceberg", "parquet"]
+class UpstreamWriterTarget(StrictModel):
+    """An upstream (Dativo) writer plugin — a `BaseWriter` subclass in a .py file, or a Rust library over upstream's
+    C ABI — run with upstream's meaning (write_batch per batch, then commit_files). dativo keeps a Parquet-style
+    commit log (files and incremental state) under `path`; who commits the data depends on the plugin
+    (engine/targets/upstream_writer.py, docs/MIGRATING.md). Written by the upstream dialect from
+    `target.custom_writer`."""
+
+    type: Literal["upstream_writer"]
+    plugin: str = Field(pattern=PLUGIN_SPEC,
+                        description="'/path/to/module.py:ClassName' or '/path/to/libx.so:create_writer'.")
+    connector: str = Field("custom", description="The plugin's `target_config.type` (upstream's target_connector).")
+    path: str = Field(min_length=1, description="Dataset root (local or s3://): the commit log and committed files.")
+    storage: ObjectStorage | None = None
+    # What the plugin reads as its `target_config` and `asset_definition`, as the job and asset files gave them:
+    connection: dict[str, Any] = Field(default_factory=dict)
+    connection_secrets: dict[str, Secret] = Field(
+        default_factory=dict,
+        description="Secret strings of `connection` by dotted path; resolved when the plugin is built.")
+    engine: dict[str, Any] = Field(default_factory=dict)
+    file_format: str | None = None
+    asset: dict[str, Any] = Field(default_factory=dict, description="name, object, domain, schema... of the asset.")
+
+
+TargetConfig = Annotated[IcebergTarget | ParquetTarget | UpstreamWriterTarget, Field(discriminator="type")]
+TARGET_TYPES = ["iceberg", "parquet"]  # the documented ones; `upstream_writer` is written only by the upstream dialect

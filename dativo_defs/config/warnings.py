@@ -22,6 +22,12 @@ def job_warnings(job: Job) -> list[str]:
             if not (globlib.glob(pattern) if globlib.has_magic(pattern) else Path(pattern).exists()):
                 out.append(f"{job.file}: source.files[{number}].path {spec.path!r} matches no file now (a run "
                            "fails until it does; set `allow_empty: true` if an empty folder is normal)")
+    for where, plugin_spec in (("source.custom_reader", getattr(source, "plugin", None)),
+                               ("target.custom_writer", getattr(target, "plugin", None))):
+        plugin = Path(str(plugin_spec).rpartition(":")[0]) if plugin_spec else None
+        if plugin is not None and not plugin.is_file():  # upstream plugins: looked for when a run builds them
+            build = "; build the Rust library (cargo build --release)" if plugin.suffix != ".py" else ""
+            out.append(f"{job.file}: {where} {plugin} not found now (a run fails until it exists{build})")
     incremental: Incremental | None = getattr(source, "incremental", None)
     mode = getattr(target, "mode", WriteMode.APPEND)
     mode = getattr(mode, "value", mode)

@@ -12,7 +12,6 @@ import pytest
 from dativo_defs.config.loader import load_job
 from dativo_defs.engine.context import RunContext
 from dativo_defs.engine.runner import run_job
-from tests.engine.conftest import s3_endpoint  # noqa: F401 - the moto S3 fixture
 
 from .project import job, upstream_project, write
 
@@ -33,40 +32,29 @@ JOB = """
 
 
 @pytest.fixture
-def lake(s3_endpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: F811
-    import boto3
-    import s3fs
-
-    boto3.client("s3", endpoint_url=s3_endpoint, aws_access_key_id="testing-key", aws_secret_access_key="testing-secret",
-                 region_name="us-east-1").create_bucket(Bucket="lake")
-    # the recipes' templates: ${AWS_ACCESS_KEY_ID} etc. become references resolved at run time
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing-key")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret")
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
-    monkeypatch.setenv("DATIVO_HOME", str(tmp_path / "home"))
-    for var in ("S3_BUCKET", "S3_ENDPOINT", "DATIVO_APP_ROOT"):
-        monkeypatch.delenv(var, raising=False)
-    app = upstream_project(tmp_path / "app")
-    write(app / "data/people.csv", "id;name;score\n1;ann;1.5\n2;bob;2.5\n3;cid;\n")
-    fs = s3fs.S3FileSystem(key="testing-key", secret="testing-secret", skip_instance_cache=True, use_listings_cache=False,
-                           client_kwargs={"endpoint_url": s3_endpoint, "region_name": "us-east-1"})
-    return app, s3_endpoint, fs
-
-
-def test_s3_target_writes_parquet_under_bucket_prefix(lake) -> None:
+def people(lake):
     app, endpoint, fs = lake
+    write(app / "data/people.csv", "id;name;score\n1;ann;1.5\n2;bob;2.5\n3;cid;\n")
+    return app, endpoint, fs
+
+
+def test_s3_target_writes_parquet_under_bucket_prefix(people) -> None:
+    app, endpoint, fs = people
     file = job(app, "jobs/acme/people_s3.yaml", JOB.format(kind="s3", connection=f"""\
         bucket: lake
         prefix: raw/acme/people
         endpoint: "{endpoint}\""""))
     result = run_job(load_job(file), RunContext())
     assert result.status.value == "success", result.error
-    landed = ds.dataset("lake/raw/acme/people", filesystem=fs, format="parquet").to_table()
-    assert sorted(landed.column("id").to_pylist()) == [1, 2, 3]
+    # the recipe's partition_by_default [ingest_date]: Hive-style folders, as upstream's Parquet writer lays them out
+    files = [f for f in fs.find("lake/raw/acme/people") if f.endswith(".parquet")]  # <prefix>/<object>/ingest_date=
+    assert files and all(f.startswith("lake/raw/acme/people/people/ingest_date=") for f in files), files
+    landed = ds.dataset("lake/raw/acme/people/people", filesystem=fs, format="parquet", partitioning="hive").to_table()
+    assert sorted(landed.column("id").to_pylist()) == [1, 2, 3] and len(set(landed.column("ingest_date"))) == 1
 
 
-def test_iceberg_target_without_nessie_keeps_files_under_bucket_prefix(lake) -> None:
-    app, endpoint, fs = lake
+def test_iceberg_target_without_nessie_keeps_files_under_bucket_prefix(people) -> None:
+    app, endpoint, fs = people
     file = job(app, "jobs/acme/people_ice.yaml", JOB.format(kind="iceberg", connection=f"""\
         s3: {{bucket: lake, prefix: raw/acme/people_ice, endpoint: "{endpoint}", path_style_access: true}}"""))
     loaded = load_job(file)

@@ -14,8 +14,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from dativo_defs.config.errors import ConfigError
 from dativo_defs.config.loader import load_job
+from dativo_defs.config.warnings import job_warnings
 from dativo_defs.engine.context import RunContext
 from dativo_defs.engine.runner import run_job
 from tests.engine.helpers import read_iceberg
@@ -187,11 +187,15 @@ def test_a_plugin_class_that_is_not_a_reader_fails_permanently_naming_it(app: Pa
     assert words in result.error and "BaseReader subclass" in result.error
 
 
-def test_a_missing_plugin_file_is_refused_at_validate(app: Path, api: str) -> None:
-    with pytest.raises(ConfigError) as caught:
-        load_job(job(app, "jobs/acme/api.yaml", JOB.format(module="nowhere", cls="R", url=api)))
-    issue = caught.value.issues[0]
-    assert issue.field_path == "source.custom_reader" and "plugins/nowhere.py not found" in issue.message and issue.line
+def test_a_missing_plugin_file_is_a_validate_warning_and_fails_the_run_naming_the_field(app: Path, api: str) -> None:
+    """Upstream looks for the plugin when the run builds it (a deployment may add it after the job file): the
+    file loads, `dativo validate` warns, and the run fails permanently naming the field and the file."""
+    loaded = load_job(job(app, "jobs/acme/api.yaml", JOB.format(module="nowhere", cls="R", url=api)))
+    (warning,) = job_warnings(loaded)
+    assert "source.custom_reader" in warning and "plugins/nowhere.py not found now" in warning
+    result = run_job(loaded, RunContext())
+    assert result.status.value == "failed" and result.error_kind == "permanent"
+    assert "source.custom_reader: reader plugin" in result.error and "plugins/nowhere.py not found" in result.error
 
 
 def test_check_and_discover_use_the_plugins_own_methods(app: Path, api: str, tmp_path: Path) -> None:

@@ -25,10 +25,6 @@ ENV = {"S3_BUCKET": "lake", "PGHOST": "pg.acme", "PGPORT": "5432", "PGDATABASE":
        "OPENMETADATA_AUTH_TOKEN": "om"}
 # Refused upstream files: (field path, words the message must contain).
 REFUSED = {
-    # a Python reader plugin (supported) with a Python writer plugin (refused)
-    "examples/jobs/custom_plugin_example.yaml": ("target.custom_writer", "writer plugins"),
-    "examples/jobs/rust_plugin_example_full.yaml": ("source.custom_reader", "Rust reader plugins"),
-    "examples/jobs/rust_plugin_example_mixed.yaml": ("target.custom_writer", "a Rust library"),
     # invalid upstream too: its asset_path names a file the repository does not have
     "jobs/test_tenant/test_job.yaml": ("asset_path", "not found"),
 }
@@ -70,22 +66,32 @@ def test_every_upstream_job_loads_or_is_refused_with_the_feature_named(rel: str)
     # the asset: its columns, names and types (bigint -> long)
     asset = load_yaml(SHARED / raw["asset_path"].removeprefix("/app/")).data
     columns = asset.get("asset", asset)["schema"]
-    iceberg = raw["target_connector"] == "iceberg"  # partitioned by ingest_date: upstream's added column
-    assert [c.name for c in loaded.contract.columns] == [c["name"] for c in columns] + (["ingest_date"] if iceberg else [])
+    # iceberg/s3/minio recipes partition by ingest_date (upstream's added column); writer plugins get rows as read
+    by_day = "custom_writer" not in raw["target"]
+    assert [c.name for c in loaded.contract.columns] == [c["name"] for c in columns] + (["ingest_date"] if by_day else [])
     assert [c.type.value for c in loaded.contract.columns] == [
-        {"bigint": "long"}.get(c["type"], c["type"]) for c in columns] + (["date"] if iceberg else [])
+        {"bigint": "long"}.get(c["type"], c["type"]) for c in columns] + (["date"] if by_day else [])
     # the source: objects and the first-run window
     src = raw["source"]
-    expected_objects = [t["object"] for t in src.get("tables", [])] or [f["object"] for f in src.get("files", [])] \
+    expected_objects = [t["object"] for t in src.get("tables", [])] or [f.get("object") for f in src.get("files", [])] \
         or [s["object"] for s in src.get("sheets", [])] or list(src.get("objects", []))
+    if "custom_reader" in src:  # a reader plugin: upstream writes all its records to the asset's one table
+        library, _, name = src["custom_reader"].removeprefix("/app/").rpartition(":")
+        assert (cfg.source.type, cfg.source.plugin) == ("upstream_plugin", f"{SHARED / library}:{name}")
+        assert cfg.source.plugin_objects == list(src.get("objects", [])) and cfg.source.engine == src.get("engine", {})
+        assert cfg.source.files == src.get("files", [])  # absolute paths outside /app: kept
+        expected_objects = [asset.get("asset", asset)["name"]]
     assert cfg.source.objects() == expected_objects
     assert compat.lookback_days == src.get("incremental", {}).get("lookback_days", 0)
     if cfg.source.type in ("postgres", "mysql"):
         prefix = "PG" if cfg.source.type == "postgres" else "MYSQL_"
-        conn = cfg.source.connection
-        assert conn.host == ENV[prefix + "HOST"] and conn.port == int(ENV[prefix + "PORT"])
-        assert conn.database == ENV["PGDATABASE" if prefix == "PG" else "MYSQL_DB"]
-        assert cfg.source.incremental.cursor_field == "updated_at" and cfg.source.incremental.lookback_seconds == 0
+        conn, own = cfg.source.connection, {k: os.path.expandvars(str(v)) for k, v in src.get("connection", {}).items()}
+        assert conn.host == own.get("host", ENV[prefix + "HOST"]) and conn.port == int(own.get("port", ENV[prefix + "PORT"]))
+        assert conn.database == own.get("database", ENV["PGDATABASE" if prefix == "PG" else "MYSQL_DB"])
+        if "incremental" not in src:  # upstream reads the whole table every run
+            assert cfg.source.incremental is None
+        else:
+            assert cfg.source.incremental.cursor_field == "updated_at" and cfg.source.incremental.lookback_seconds == 0
         assert [t.cursor_field for t in cfg.source.tables] == [t.get("cursor_field") for t in src["tables"]]
     if cfg.source.type == "stripe":
         assert cfg.source.auth.token.env == "STRIPE_API_KEY"
@@ -113,7 +119,20 @@ def test_every_upstream_job_loads_or_is_refused_with_the_feature_named(rel: str)
         assert cfg.data_catalog is None
     # the target: where the data lands
     tgt = raw["target"]
-    if raw["target_connector"] == "iceberg":
+    if "custom_writer" in tgt:  # a writer plugin, built with the target_config and asset_definition upstream gives
+        library, _, name = tgt["custom_writer"].removeprefix("/app/").rpartition(":")
+        s3 = tgt["connection"]["s3"]
+        assert (cfg.target.type, cfg.target.plugin) == ("upstream_writer", f"{SHARED / library}:{name}")
+        assert cfg.target.connector == raw["target_connector"] and cfg.target.engine == tgt["engine"]
+        assert cfg.target.path == f"s3://{s3['bucket']}"  # dativo's commit log and the committed files
+        secrets = {f"s3.{k}": os.path.expandvars(v) for k, v in s3.items() if k in ("access_key", "secret_key")}
+        assert cfg.target.connection == {"s3": {k: v for k, v in s3.items() if f"s3.{k}" not in secrets}}
+        assert {k: v.resolve() for k, v in cfg.target.connection_secrets.items()} == secrets
+        assert cfg.target.asset["name"] == asset.get("asset", asset)["name"]
+        assert cfg.target.asset["schema"] == asset.get("asset", asset)["schema"]
+        # upstream hands a writer plugin the records as read: no ingest_date column, no partitioning to report
+        assert not compat.ingest_date and not any(u.startswith("partitioning") for u in compat.unhonoured)
+    elif raw["target_connector"] == "iceberg":
         assert cfg.target.type == "iceberg" and compat.ingest_date
         assert [(p.column, p.transform) for p in cfg.target.partitioning] == [("ingest_date", "identity")]
         s3 = tgt["connection"].get("s3") or {}
@@ -139,7 +158,7 @@ def test_every_upstream_job_loads_or_is_refused_with_the_feature_named(rel: str)
     else:
         conn = tgt["connection"]
         assert cfg.target.type == "parquet" and cfg.target.path == f"s3://{conn['bucket']}/{conn['prefix']}"
-        assert "partitioning=ingest_date" in compat.unhonoured  # the Parquet target does not partition
+        assert cfg.target.partition_by == ["ingest_date"] and compat.ingest_date  # Hive-style ingest_date=.../
     assert compat.retry_configured is ("retry_config" in raw) and cfg.retry_config.max_retries == (
         3 if "retry_config" in raw else 0)
 
@@ -151,7 +170,8 @@ def test_share_of_valid_upstream_jobs_that_load() -> None:
     loaded = [f for f in valid if f not in REFUSED]
     print(f"upstream job files: {len(files)}, valid: {len(valid)}, loaded: {len(loaded)} "
           f"({100 * len(loaded) // max(len(valid), 1)}%), refused with a named feature: {len(valid) - len(loaded)}")
-    assert len(loaded) == len(valid) - len(REFUSED.keys() - {"jobs/test_tenant/test_job.yaml"})
+    assert len(loaded) == len(valid) - len([f for f in REFUSED if f in valid])
+    assert len(loaded) >= 0.95 * len(valid), "issue 13's target: at least 95% of the valid upstream job files load"
 
 
 @pytest.mark.parametrize("rel", sorted(str(p.relative_to(SHARED)) for p in SHARED.glob("assets/*/*/*.yaml"))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, ConfigIssue
+from ..sources import RUST_LIBRARY_SUFFIXES
 from ..yaml_loader import FieldPath, LoadedYaml, dotted_path
 from .dialect import UPSTREAM_RETRYABLE_EXIT_CODES, StateFile, UpstreamCompat
 from .paths import is_app_path, map_path
@@ -26,7 +27,6 @@ REFUSED_SOURCES = {
     "markdown_kv": "Markdown-KV files (`markdown_kv`) are not supported; "
                    "convert them to JSON lines and use a `jsonl` source",
 }
-RUST_SUFFIXES = {".so", ".dylib", ".dll"}
 DOCKER_ENGINES = {"airbyte": "Airbyte", "meltano": "Meltano", "singer": "Singer"}
 SQL_TYPES = {"postgres", "postgresql", "mysql", "mariadb"}
 FILE_TYPES = {"csv", "jsonl", "parquet"}
@@ -53,6 +53,7 @@ class _Ctx:
     env: Mapping[str, str]
     tenant: str = ""
     partitioning: Any = None  # the job's (else the recipe's) partition columns; the asset's apply when neither says
+    asset: dict[str, Any] = field(default_factory=dict)  # the asset definition as upstream reads it (no wrapper)
     issues: list[ConfigIssue] = field(default_factory=list)
     unhonoured: list[str] = field(default_factory=list)
 
@@ -97,6 +98,9 @@ def translate(doc: LoadedYaml, env: Mapping[str, str]) -> Translated:
         data_catalog["table_name"] = str(contract.get("name") or data.get("asset"))  # upstream: the asset's name
     if properties and isinstance(target, dict) and target.get("type") == "iceberg":
         target["table_properties"] = properties
+    if isinstance(target, dict) and target.get("type") == "upstream_writer":  # the plugin's asset_definition
+        target["asset"] = {k: ctx.asset[k] for k in ("name", "object", "domain", "dataProduct", "version", "schema",
+                                                      "source_type") if k in ctx.asset}
     ingest_date = _partitioning(ctx, target, contract)
     objects = _objects(source)
     if isinstance(target, dict) and target.get("location") and len(objects) > 1:
@@ -127,15 +131,17 @@ def _objects(source: dict[str, Any]) -> list[Any]:
 
 def _partitioning(ctx: _Ctx, target: Any, contract: dict[str, Any] | None) -> bool:
     """Upstream partitions by `ingest_date` (the run's date, a column it adds) and/or data columns. Iceberg targets
-    get identity partitions on them (and the ingest_date column, added to the contract); Parquet targets do not
-    partition (reported). Returns whether runs add the ingest_date column."""
+    get identity partitions on them, Parquet (s3/minio) targets Hive-style `col=value/` folders; the ingest_date
+    column is added to the contract. Returns whether runs add the ingest_date column."""
     columns = ctx.partitioning or _dict(_dict(contract).get("target")).get("partitioning") or []
     if not isinstance(columns, list) or not columns or not isinstance(target, dict):
         return False
-    if target.get("type") != "iceberg":
-        ctx.unhonoured.append(f"partitioning={','.join(map(str, columns))}")
+    if target.get("type") == "upstream_writer":  # upstream hands a writer plugin the records as read
         return False
-    target["partitioning"] = [{"column": str(c), "transform": "identity"} for c in columns]
+    if target.get("type") == "iceberg":
+        target["partitioning"] = [{"column": str(c), "transform": "identity"} for c in columns]
+    else:  # s3/minio: Hive-style folders, as upstream's Parquet writer lays them out
+        target["partition_by"] = [str(c) for c in columns]
     adds = "ingest_date" in columns
     if adds and contract is not None and not any(c.get("name") == "ingest_date" for c in contract["schema"]):
         contract["schema"] = [*contract["schema"], {"name": "ingest_date", "type": "date", "required": False}]
@@ -211,33 +217,37 @@ def _source(ctx: _Ctx, data: dict[str, Any], recipe: Recipe | None, tenant: str)
 
 
 def _plugin_source(ctx: _Ctx, kind: str, src: dict[str, Any]) -> dict[str, Any]:
-    """`custom_reader: path/module.py:Class` (a Python BaseReader plugin) runs as an `upstream_plugin` source;
-    Rust libraries are refused. The output table (`object`) is the asset's name, set once the asset is read."""
-    spec = str(src["custom_reader"])
-    path_text, _, class_name = spec.rpartition(":")
-    if Path(path_text).suffix in RUST_SUFFIXES:
-        ctx.refuse(f"upstream Rust reader plugins ({spec!r}: a Rust .so/.dylib/.dll library called over a C ABI) are "
-                   "not supported; use a Python BaseReader plugin (`custom_reader: path/to/module.py:Class`) or the "
-                   "built-in reader of the format (e.g. `source_connector: csv`)", "source", "custom_reader")
-        return {}
-    path = map_path(path_text, ctx.doc.file) if path_text else None
-    if path is None or not class_name or path.suffix != ".py":
-        ctx.refuse(f"custom_reader {spec!r}: expected 'path/to/module.py:ClassName'", "source", "custom_reader")
-        return {}
-    if not path.is_file():
-        ctx.refuse(f"reader plugin {path} not found (from {spec!r}; /app maps to DATIVO_APP_ROOT or the folder "
-                   "holding connectors/)", "source", "custom_reader")
+    """`custom_reader: path/module.py:Class` (a Python BaseReader plugin) or `path/libx.so:create_reader` (a Rust
+    library over upstream's C ABI) runs as an `upstream_plugin` source. The output table (`object`) is the asset's
+    name, set once the asset is read."""
+    plugin = _plugin_spec(ctx, str(src["custom_reader"]), "reader", ("source", "custom_reader"))
+    if plugin is None:
         return {}
     files = [{**f, "path": str(map_path(str(f["path"]), ctx.doc.file)) if f.get("path") and "://" not in str(f["path"])
               else f.get("path")} for f in (_dict(e) for e in _list(ctx, src.get("files"), "source", "files"))]
     objects = src.get("objects") or ([src["object"]] if src.get("object") else [])
-    out: dict[str, Any] = {"type": "upstream_plugin", "plugin": f"{path}:{class_name}", "connector": kind or "custom",
+    out: dict[str, Any] = {"type": "upstream_plugin", "plugin": plugin, "connector": kind or "custom",
                            "connection": _dict(src.get("connection")), "credentials": _dict(src.get("credentials")),
                            "engine": _dict(src.get("engine")), "plugin_objects": _list(ctx, objects, "source", "objects"),
                            "files": files, "tables": [_dict(t) for t in _list(ctx, src.get("tables"), "source", "tables")]}
     if "incremental" in src:
         out["incremental"] = _dict(src["incremental"])
     return out
+
+
+def _plugin_spec(ctx: _Ctx, spec: str, side: str, where: FieldPath) -> str | None:
+    """'path:name' of a plugin with its path mapped (/app -> the app root), or None (refused): a .py file and a
+    class, or a Rust library (.so/.dylib/.dll) and its create function. The file itself is looked for when a run
+    builds the plugin (a Rust library is a build artefact of the deployment): `dativo validate` warns when it is
+    missing (config/warnings.py) and the run fails naming the field."""
+    path_text, _, name = spec.rpartition(":")
+    rust = Path(path_text).suffix in RUST_LIBRARY_SUFFIXES
+    path = map_path(path_text, ctx.doc.file) if path_text else None
+    if path is None or not name.isidentifier() or (path.suffix != ".py" and not rust):
+        ctx.refuse(f"{where[-1]} {spec!r}: expected 'path/to/module.py:ClassName' (a Python Base{side.title()}) or "
+                   f"'path/to/libplugin.so:create_{side}' (a Rust library)", *where)
+        return None
+    return f"{path}:{name}"
 
 
 def _file_source(ctx: _Ctx, kind: str, src: dict[str, Any], recipe: Recipe | None,
@@ -380,12 +390,7 @@ def _target(ctx: _Ctx, data: dict[str, Any], recipe: Recipe | None) -> dict[str,
     tgt = _dict(data.get("target"))
     kind = str(data.get("target_connector") or (recipe.type if recipe else ""))
     if tgt.get("custom_writer"):
-        rust = Path(str(tgt["custom_writer"]).rpartition(":")[0]).suffix in RUST_SUFFIXES
-        ctx.refuse(f"upstream writer plugins ({tgt['custom_writer']!r}{', a Rust library' if rust else ''}) are not "
-                   "supported: dativo's targets commit the data and the incremental state in one step, which a "
-                   "plugin's write_batch/commit_files cannot take part in; use an `iceberg` or `s3` target (reader "
-                   "plugins are supported)", "target", "custom_writer")
-        return {}
+        return _plugin_target(ctx, kind, tgt, recipe)
     for key in tgt:
         if key not in {"connection", "branch", "warehouse", "file_format", "partitioning", "catalog"}:
             ctx.refuse(f"upstream target field {key!r} is not supported here (supported: connection, branch, warehouse, "
@@ -413,6 +418,56 @@ def _target(ctx: _Ctx, data: dict[str, Any], recipe: Recipe | None) -> dict[str,
         return out
     ctx.refuse(f"unknown upstream target connector {kind!r}; supported: iceberg, s3, minio", "target_connector")
     return {}
+
+
+def _plugin_target(ctx: _Ctx, kind: str, tgt: dict[str, Any], recipe: Recipe | None) -> dict[str, Any]:
+    """`custom_writer: path/module.py:Class` (a Python BaseWriter) or `path/libx.so:create_writer` (a Rust library)
+    runs as an `upstream_writer` target: the plugin gets its `target_config` (connection, engine, file_format) as
+    the job wrote it, and dativo keeps its commit log (files and incremental state) under the connection's
+    bucket/prefix, the dataset an `s3` target would use (targets/upstream_writer.py says who commits what)."""
+    plugin = _plugin_spec(ctx, str(tgt["custom_writer"]), "writer", ("target", "custom_writer"))
+    for key in tgt:
+        if key not in {"custom_writer", "connection", "engine", "file_format"}:
+            ctx.refuse(f"upstream target field {key!r} is not supported with a writer plugin (supported: "
+                       "custom_writer, connection, engine, file_format)", "target", key)
+    connection = _dict(tgt.get("connection"))
+    nested = "s3" if "s3" in connection else "minio" if "minio" in connection else None
+    template = fill_template(recipe.section("connection_template"), ctx.env) if recipe else {}
+    where: FieldPath = ("target", "connection", nested) if nested else ("target", "connection")
+    located = {k: v for k, v in (_dict(connection[nested]) if nested else connection).items() if k in S3_KEYS}
+    storage, bucket, prefix = _storage(ctx, merged(template, located), nested or kind, where)
+    bucket = bucket or ctx.env.get("S3_BUCKET") or ctx.env.get("MINIO_BUCKET") or ""
+    if not bucket:
+        ctx.refuse("a writer plugin's target needs a bucket (`connection.s3.bucket`, `connection.bucket` or "
+                   "S3_BUCKET): dativo keeps the dataset's commit log there, as upstream builds output_base from it",
+                   *where)
+    public, secrets = _split_secrets(connection)
+    out: dict[str, Any] = {"type": "upstream_writer", "plugin": plugin or "", "connector": kind or "custom",
+                           "path": f"s3://{bucket}/{prefix}".rstrip("/"), "connection": public,
+                           "connection_secrets": secrets, "engine": _dict(tgt.get("engine"))}
+    if tgt.get("file_format"):
+        out["file_format"] = str(tgt["file_format"])
+    if storage:
+        out["storage"] = storage
+    return out
+
+
+def _split_secrets(value: dict[str, Any], prefix: str = "") -> tuple[dict[str, Any], dict[str, Any]]:
+    """A connection without its secret-bearing strings (password, key, token...), and those as `dotted.path: value`:
+    they become secrets (masked, resolved when the plugin is built), never plain config."""
+    from ..secrets import is_secret_path
+
+    public: dict[str, Any] = {}
+    secrets: dict[str, Any] = {}
+    for key, item in value.items():
+        if isinstance(item, dict):
+            public[key], inner = _split_secrets(item, f"{prefix}{key}.")
+            secrets.update(inner)
+        elif isinstance(item, str) and is_secret_path(str(key)):
+            secrets[f"{prefix}{key}"] = item
+        else:
+            public[key] = item
+    return public, secrets
 
 
 def _storage(ctx: _Ctx, conn: dict[str, Any], kind: str, where: FieldPath) -> tuple[dict[str, Any], str, str]:
@@ -509,6 +564,7 @@ def _asset(ctx: _Ctx, data: dict[str, Any]) -> tuple[dict[str, Any] | None, Path
     except AssetError as exc:
         ctx.issues.append(ConfigIssue(str(path), str(exc), dotted_path(exc.field_path), asset_doc.line_of(exc.field_path)))
         return None, None, {}
+    ctx.asset = _dict(asset_doc.data.get("asset", asset_doc.data))
     return contract, path, table_properties(asset_doc.data, data)
 
 

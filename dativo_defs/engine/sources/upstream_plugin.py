@@ -3,6 +3,7 @@
 Upstream's plugin SDK (re-exported as `dativo_ingest.plugins`, so plugin files import it unchanged): a reader is
 a `BaseReader` subclass built with a `source_config` (attributes `type`, `connection`, `credentials`, `engine`,
 `objects`, `files`, `tables`, `incremental`) whose `extract(state_manager)` yields batches as lists of dicts.
+A Rust reader (a .so/.dylib/.dll over upstream's C ABI) runs through a BaseReader wrapper (upstream_rust.py).
 `PluginSource` loads the class from its .py file (as upstream's PluginLoader does), and yields each batch as a
 record batch of one output table — upstream writes all of a job's records to its one asset. The state manager
 is None: the committed state is the target's (a plugin read is a full read each run, as upstream's with no
@@ -101,27 +102,40 @@ class BaseReader(ABC):
 
 
 def load_reader_class(spec: str) -> type[BaseReader]:
-    """The BaseReader subclass named by 'path/to/module.py:ClassName'. Raises ConfigurationError saying what
-    is wrong (missing file, no such class, not a BaseReader)."""
+    """The BaseReader subclass named by 'path/to/module.py:ClassName', or the wrapper of a Rust reader
+    ('path/to/libplugin.so:create_reader', engine/upstream_rust.py). Raises ConfigurationError saying what is
+    wrong (missing file, no such class or symbol, not a BaseReader)."""
+    from ..upstream_rust import is_rust_library, rust_reader_class
+
+    if is_rust_library(spec):
+        return rust_reader_class(spec)
+    return load_plugin_class(spec, BaseReader, "source.custom_reader")
+
+
+def load_plugin_class(spec: str, base: type[Any], field: str) -> type[Any]:
+    """The `base` subclass named by 'path/to/module.py:ClassName' (a reader or writer plugin), the module loaded
+    from its file as upstream's PluginLoader does. Raises ConfigurationError naming `field` and the file."""
     path_text, _, class_name = spec.rpartition(":")
     path = Path(path_text)
-    hint = "custom_reader takes 'path/to/module.py:ClassName', a BaseReader subclass (from dativo_ingest.plugins)"
+    side = base.__name__.removeprefix("Base").lower()
+    hint = (f"{field.rpartition('.')[2]} takes 'path/to/module.py:ClassName', a {base.__name__} subclass "
+            "(from dativo_ingest.plugins)")
     if not path.is_file():
-        raise ConfigurationError(f"reader plugin {path} not found", hint=hint)
+        raise ConfigurationError(f"{field}: {side} plugin {path} not found", hint=hint)
     # a unique module name per file: two plugins with the same file name do not replace each other
     name = f"dativo_upstream_plugin_{path.stem}_{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]}"
     module = sys.modules.get(name)
     if module is None:
         module_spec = importlib.util.spec_from_file_location(name, path)
         if module_spec is None or module_spec.loader is None:
-            raise ConfigurationError(f"reader plugin {path} cannot be loaded as a Python module", hint=hint)
+            raise ConfigurationError(f"{field}: {side} plugin {path} cannot be loaded as a Python module", hint=hint)
         module = importlib.util.module_from_spec(module_spec)
         module_spec.loader.exec_module(module)  # the plugin's own import errors propagate, classified by the runner
         sys.modules[name] = module
     cls = getattr(module, class_name, None)
-    if not isinstance(cls, type) or not issubclass(cls, BaseReader):
-        found = "not found" if cls is None else "not a BaseReader subclass"
-        raise ConfigurationError(f"reader plugin {path}: {class_name} is {found}", hint=hint)
+    if not isinstance(cls, type) or not issubclass(cls, base):
+        found = "not found" if cls is None else f"not a {base.__name__} subclass"
+        raise ConfigurationError(f"{field}: {side} plugin {path}: {class_name} is {found}", hint=hint)
     return cls
 
 

@@ -11,6 +11,7 @@ from .base import Target
 TARGET_CLASSES: dict[str, str] = {
     "iceberg": "iceberg:IcebergTarget",
     "parquet": "parquet:ParquetTarget",
+    "upstream_writer": "upstream_writer:UpstreamWriterTarget",
 }
 
 

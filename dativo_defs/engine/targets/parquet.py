@@ -2,7 +2,8 @@
 same all-or-nothing guarantee.
 
 Layout of `<root>/<object>/`:
-  part-<run_id>-<n>.parquet      published data (unique names: a run never overwrites another's files)
+  part-<run_id>-<n>.parquet      published data (unique names: a run never overwrites another's files); with
+                                 `partition_by`, under Hive-style folders `col=value/` (the column is in the path only)
   _staging/<run_id>/             files being written (readers ignore `_`-prefixed paths)
   _dativo/commits/<seq>.json     the commit log: files, row count and state of each run
 
@@ -30,7 +31,11 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from fsspec.implementations.local import LocalFileSystem as FsspecLocalFileSystem
 from pyarrow.fs import FSSpecHandler, LocalFileSystem, PyFileSystem
 
@@ -45,6 +50,7 @@ from .parquet_writer import RowGroupWriter
 FILE_ROWS = 1_000_000
 COMMIT_ATTEMPTS = 10  # sequence numbers tried before giving up (each loss means another run just committed)
 STAGING_GRACE_SECONDS = 24 * 3600  # S3: uncommitted staging this old belongs to a dead run
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"  # the folder of a null partition value (Hive's and Spark's name)
 
 
 class ParquetTarget(Target):
@@ -127,34 +133,41 @@ class ParquetTarget(Target):
         with self._locked(request.stream):
             return self._write(request)
 
-    def _write(self, request: WriteRequest) -> CommitInfo:
-        stream = request.stream
-        self._recover(stream)
-        base, staging, commits = self._dirs(stream)
+    def _begin(self, request: WriteRequest) -> tuple[str, str]:
+        """Recover the dataset and make this run's staging folder: (dataset folder, run's staging folder)."""
+        self._recover(request.stream)
+        base, staging, commits = self._dirs(request.stream)
         run_dir = f"{staging}/{request.run_id}"
         if self.local:
             os.makedirs(run_dir, exist_ok=True)
             os.makedirs(commits, exist_ok=True)
+        return base, run_dir
+
+    def _write(self, request: WriteRequest) -> CommitInfo:
+        stream = request.stream
+        base, run_dir = self._begin(request)
         info = CommitInfo(table=self.table_name(stream))
         files: list[str] = []
-        writer: RowGroupWriter | None = None
-        writer_rows = 0
+        writers: dict[str, tuple[RowGroupWriter, list[int]]] = {}  # partition folder -> (writer, [rows in file])
         try:
             for batch in request.batches:
-                if writer is None or writer_rows >= FILE_ROWS or batch.schema != writer.schema:  # widened
-                    if writer is not None:
-                        writer.close()
-                    name = f"part-{request.run_id}-{len(files):05d}.parquet"
-                    files.append(name)
-                    writer = RowGroupWriter(f"{run_dir}/{name}", batch.schema, self.config.compression,
-                                            filesystem=self.arrow_fs)
-                    writer_rows = 0
-                writer.write(batch)
-                writer_rows += batch.num_rows
-                info.rows += batch.num_rows
-            if writer is not None:
-                writer.close()
-                writer = None
+                for folder, part in self._partitions(batch):
+                    writer, rows = writers.get(folder, (None, [0]))
+                    if writer is None or rows[0] >= FILE_ROWS or part.schema != writer.schema:  # widened
+                        if writer is not None:
+                            writer.close()
+                        name = f"{folder}part-{request.run_id}-{len(files):05d}.parquet"
+                        files.append(name)
+                        if self.local and folder:
+                            os.makedirs(f"{run_dir}/{folder}", exist_ok=True)
+                        writer, rows = RowGroupWriter(f"{run_dir}/{name}", part.schema, self.config.compression,
+                                                      filesystem=self.arrow_fs), [0]
+                        writers[folder] = (writer, rows)
+                    writer.write(part)
+                    rows[0] += part.num_rows
+                    info.rows += part.num_rows
+            for folder in list(writers):
+                writers.pop(folder)[0].close()
             read_seq, read_state = self._read.get(stream.object, (0, None))
             state = request.final_state()
             if info.rows == 0 and json.dumps(state, sort_keys=True) == json.dumps(read_state, sort_keys=True):
@@ -166,9 +179,9 @@ class ParquetTarget(Target):
             self._commit(stream, read_seq, json.dumps(entry).encode())
         except BaseException:
             # Best effort (the original error is the one to report); what stays behind, recovery deletes.
-            if writer is not None:
+            for open_writer, _ in writers.values():
                 with contextlib.suppress(Exception):
-                    writer.close()
+                    open_writer.close()
             with contextlib.suppress(Exception):
                 self._remove(run_dir)
             raise
@@ -177,13 +190,38 @@ class ParquetTarget(Target):
         info.bytes = sum(self.fs.size(f"{base}/{name}") for name in files)
         return info
 
+    def _partitions(self, batch: pa.RecordBatch) -> Iterator[tuple[str, pa.RecordBatch]]:
+        """(Hive-style folder `col=value/...`, rows of that partition without the partition columns) for each
+        partition in `batch`; ("", batch) when the dataset is not partitioned."""
+        columns = self.config.partition_by
+        if not columns:
+            yield "", batch
+            return
+        missing = [c for c in columns if c not in batch.schema.names]
+        if missing:
+            raise ConfigurationError(f"parquet target partition_by: column(s) {', '.join(missing)} not in the data",
+                                     hint=f"the data has: {', '.join(batch.schema.names)}")
+        data = batch.select([n for n in batch.schema.names if n not in columns])
+        if all(pc.count_distinct(batch.column(c), mode="all").as_py() == 1 for c in columns):  # e.g. ingest_date
+            yield _folder(columns, tuple(batch.column(c)[0].as_py() for c in columns)), data
+            return
+        for key in dict.fromkeys(tuple(row.values()) for row in batch.select(columns).to_pylist()):
+            mask = None
+            for column, value in zip(columns, key, strict=True):
+                test = pc.is_null(batch.column(column)) if value is None else pc.equal(batch.column(column), value)
+                mask = test if mask is None else pc.and_(mask, test)
+            yield _folder(columns, key), data.filter(mask)
+
     def _live_files(self, base: str) -> list[str]:
-        """The published data files an overwrite replaces (names relative to the dataset)."""
+        """The published data files an overwrite replaces (paths relative to the dataset, partition folders
+        included; `_`-prefixed folders are not data)."""
         self.fs.invalidate_cache(base)
         try:
-            return sorted(p.rsplit("/", 1)[-1] for p in self.fs.ls(base, detail=False) if p.endswith(".parquet"))
+            found = self.fs.find(base)
         except FileNotFoundError:
             return []
+        relative = (p[len(base.rstrip("/")) + 1:] for p in found)
+        return sorted(r for r in relative if r.endswith(".parquet") and not any(s.startswith("_") for s in r.split("/")))
 
     def _commit(self, stream: Stream, read_seq: int, data: bytes) -> None:
         """Compare-and-swap on the commit log: fail if this job committed after `read_seq`, else create the
@@ -228,6 +266,8 @@ class ParquetTarget(Target):
             with contextlib.suppress(FileNotFoundError):
                 self.fs.rm(f"{base}/{name}")
         for name in files:
+            if self.local and "/" in name:  # a partition folder
+                os.makedirs(f"{base}/{name.rsplit('/', 1)[0]}", exist_ok=True)
             with contextlib.suppress(FileNotFoundError):  # moved already
                 self.fs.mv(f"{run_dir}/{name}", f"{base}/{name}")
         self._remove(run_dir)
@@ -235,6 +275,11 @@ class ParquetTarget(Target):
     def _remove(self, path: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.fs.rm(path, recursive=True)
+
+
+def _folder(columns: Sequence[str], key: tuple[Any, ...]) -> str:
+    """`col=value/...` of one partition (values URL-quoted, as Hive escapes them; null as HIVE_NULL)."""
+    return "".join(f"{c}={HIVE_NULL if v is None else quote(str(v), safe='')}/" for c, v in zip(columns, key, strict=True))
 
 
 def _newest_seq(paths: list[str]) -> int:
