@@ -102,6 +102,41 @@ class TriggerContract(_Frozen):
         return self.paused_reason(orchestrator) is None
 
 
+class IssueRef(_Frozen):
+    """One config problem (dativo_defs.config.errors.ConfigIssue) as it crosses the seam."""
+
+    file: str
+    message: str
+    field_path: str = ""
+    line: int | None = None
+
+    def __str__(self) -> str:  # the same file:line: field: message line `dativo validate` prints
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        return f"{where}: {self.field_path}: {self.message}" if self.field_path else f"{where}: {self.message}"
+
+
+class InvalidEntryContract(_Frozen):
+    """A runner entry that did not load (dativo_defs.config.loader.BrokenEntry): shown in Dagster as a stopped
+    placeholder sensor and in Airflow as a paused placeholder DAG, both named `name`, neither running any work."""
+
+    version: Literal[1] = 1  # CONTRACT_VERSION
+    kind: Literal["invalid"] = "invalid"
+    name: str  # the placeholder's name: the sensor's, the DAG's dag_id
+    entry: str  # the entry as the runner names it (schedule name, job file stem, runner file stem)
+    entry_kind: Literal["schedule", "job", "runner"]
+    issues: tuple[IssueRef, ...]
+    hint: str
+
+    @property
+    def headline(self) -> str:
+        what = {"schedule": "schedule", "job": "job file", "runner": "runner file"}[self.entry_kind]
+        return f"INVALID {what} {self.entry!r}: not loaded ({len(self.issues)} problem(s))"
+
+    def error_text(self) -> str:
+        """Headline, one file:line: field: message line per issue, then the fix hint (display only)."""
+        return "\n".join([self.headline, *(str(issue) for issue in self.issues), f"Fix: {self.hint}"])
+
+
 def explain_reason(reason: PausedReason | None, trigger: TriggerContract) -> str:
     """The human sentence for a paused reason (display only; never parsed)."""
     if reason is PausedReason.DISABLED:
@@ -132,5 +167,13 @@ def op_contract(assets_def: Any) -> OpContract:
 
 
 def trigger_contract(trigger: Any) -> TriggerContract:
-    """The contract of a ScheduleDefinition or SensorDefinition."""
+    """The contract of a ScheduleDefinition or SensorDefinition (not a placeholder: see invalid_contract)."""
     return TriggerContract.model_validate(_payload(trigger.metadata, trigger.name))
+
+
+def invalid_contract(trigger: Any) -> InvalidEntryContract | None:
+    """The contract of a placeholder sensor for a broken runner entry; None for a real schedule or sensor."""
+    payload = _payload(trigger.metadata, trigger.name)
+    if not (isinstance(payload, dict) and payload.get("kind") == "invalid"):
+        return None
+    return InvalidEntryContract.model_validate(payload)
