@@ -132,6 +132,11 @@ class InvalidEntryContract(_Frozen):
         what = {"schedule": "schedule", "job": "job file", "runner": "runner file"}[self.entry_kind]
         return f"INVALID {what} {self.entry!r}: not loaded ({len(self.issues)} problem(s))"
 
+    @property
+    def summary(self) -> str:
+        """One line: the headline and every issue (an Airflow DAG description)."""
+        return f"{self.headline}: " + "; ".join(str(issue) for issue in self.issues)
+
     def error_text(self) -> str:
         """Headline, one file:line: field: message line per issue, then the fix hint (display only)."""
         return "\n".join([self.headline, *(str(issue) for issue in self.issues), f"Fix: {self.hint}"])
