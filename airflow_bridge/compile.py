@@ -74,7 +74,8 @@ def _dag(defs: Definitions, trigger) -> DagSpec:
 def _invalid_dag(contract: InvalidEntryContract) -> DagSpec:
     """A broken runner entry: a paused placeholder DAG showing the error (render.py), never running work."""
     return DagSpec(dag_id=contract.name, kind="invalid", description=contract.summary, paused=True,
-                   paused_reason="invalid", max_active_runs=1, tags={}, tasks=[], error=contract.error_text())
+                   paused_reason="invalid", max_active_runs=1, tags={}, tasks=[], error=contract.error_text(),
+                   headline=contract.headline, issues=[str(issue) for issue in contract.issues], hint=contract.hint)
 
 
 def _inputs(project: Project) -> list[str]:

@@ -65,7 +65,10 @@ class DagSpec:
     interval_seconds: int | None = None  # effective cadence (rounded to Dagster's sensor granularity)
     configured_interval_seconds: int | None = None
     owner: str = "dagster"
-    error: str = ""  # kind "invalid": the entry's problems (file:line: field: message) and the fix hint
+    error: str = ""  # kind "invalid": the entry's problems (file:line: field: message) and the fix hint, as text
+    headline: str = ""  # kind "invalid": which entry did not load
+    issues: list[str] = field(default_factory=list)  # kind "invalid": one file:line: field: message per problem
+    hint: str = ""  # kind "invalid": how to fix it
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DagSpec:

@@ -62,16 +62,21 @@ def refuse(error: str) -> None:
     raise AirflowFailException(error)
 
 
+def _code(text: str) -> str:
+    """`text` as Markdown inline code (a backtick inside would end it)."""
+    return "`" + text.replace("`", "'") + "`"
+
+
 def render_invalid_dag(spec: DagSpec) -> DAG:
     """A broken runner entry: paused, no schedule, tagged dativo:invalid, the error in its doc and description;
     a manual run fails fast with the error and runs nothing else."""
     from airflow.providers.standard.operators.python import PythonOperator
 
-    error = spec.error.replace("```", "'''")  # a fence inside the error would end the doc's code block
+    doc = "\n".join([f"**{spec.headline}**", "",
+                     *(f"- {_code(issue)}" for issue in spec.issues), "", f"**Fix:** {spec.hint}", "",
+                     "(A dativo placeholder: paused; its one task fails with this error and runs nothing.)"])
     dag = DAG(dag_id=spec.dag_id, description=spec.description[:1000], schedule=None, catchup=False,
-              max_active_runs=1, is_paused_upon_creation=True, tags=[INVALID_TAG],
-              doc_md=f"**This dativo entry did not load** (dativo_defs placeholder).\n\n```\n{error}\n```",
-              auto_register=False)
+              max_active_runs=1, is_paused_upon_creation=True, tags=[INVALID_TAG], doc_md=doc, auto_register=False)
     PythonOperator(task_id=INVALID_TASK, python_callable=refuse, op_kwargs={"error": spec.error}, retries=0, dag=dag)
     return dag
 

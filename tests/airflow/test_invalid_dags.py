@@ -49,7 +49,7 @@ def test_the_broken_entries_are_paused_placeholders_and_the_others_load(loaded):
     assert (customers["paused"], customers["timetable"], customers["tags"]) == (True, "NullTimetable", ["dativo:invalid"])
     error = f"{env.project}/jobs/acme/customers.yaml:4: source: unknown type 'sqlitee'; expected one of: 'csv'"
     assert customers["description"].startswith(f"INVALID schedule 'acme_customers': not loaded (1 problem(s)): {error}")
-    assert error in customers["doc_md"] and "Fix: edit the file at the line shown" in customers["doc_md"]
+    assert f"- `{error}" in customers["doc_md"] and "**Fix:** edit the file at the line shown" in customers["doc_md"]
     rebuild = out["invalid"]["orders_rebuild"]
     assert "INVALID job file 'orders_rebuild'" in rebuild["doc_md"]
     assert "orders_rebuild.yaml:2: source.files: required field is missing" in rebuild["doc_md"]

@@ -117,6 +117,7 @@ def test_dagster_ui_shows_assets_and_materialization_metadata(browser, tmp_path)
         _goto(page, f"{base}/automation")  # the broken job: a stopped placeholder beside the working sensor
         page.get_by_text(BROKEN).first.wait_for(timeout=60_000)
         page.get_by_text("shop_orders", exact=True).first.wait_for(timeout=60_000)
+        page.wait_for_timeout(2000)  # the rows' status toggles load after the names
         page.screenshot(path=str(ARTIFACTS / "dagster_broken_job_automation.png"), full_page=True)
         _goto(page, f"{base}/locations/dativo/sensors/{BROKEN}")
         page.get_by_text(re.compile(re.escape(BROKEN_ERROR))).first.wait_for(timeout=60_000)
@@ -181,7 +182,7 @@ def test_airflow_ui_login_dag_list_and_grid(browser, tmp_path):
         _goto(page, f"{base}/dags/{BROKEN}/details")
         page.get_by_text(re.compile(re.escape(BROKEN_ERROR))).first.wait_for(timeout=60_000)
         page.get_by_role("button", name=re.compile("Dag Docs", re.IGNORECASE)).first.click()
-        page.get_by_text(re.compile("Fix: edit the file at the line shown")).first.wait_for(timeout=60_000)
+        page.get_by_text(re.compile("edit the file at the line shown")).first.wait_for(timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / "airflow_broken_job.png"), full_page=True)
 
         # The cron DAG's zone: its Schedule row (the timetable's summary); the Timezone row is Airflow's server zone
