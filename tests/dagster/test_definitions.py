@@ -114,9 +114,10 @@ def test_a_broken_job_is_a_stopped_placeholder_carrying_its_error(example_projec
 def test_every_kind_of_broken_entry_gets_a_uniquely_named_placeholder(example_project):
     runner = example_project / "configs/runner.yaml"
     (example_project / "jobs/acme/orders_rebuild.yaml").write_text("tenant_id: acme\nsource: {type: csv}\n")
+    orders = "config: ../jobs/acme/orders.yaml"
     text = runner.read_text().replace("    schedules:\n", "    schedules:\n"
-                                      "      - {name: acme__orders_job, config: ../jobs/acme/orders.yaml, cron: '1 * * * *'}\n"
-                                      "      - {name: bad-name!, config: ../jobs/acme/orders.yaml, cron: '61 * * * *'}\n")
+                                      f"      - {{name: acme__orders_job, {orders}, cron: '1 * * * *'}}\n"
+                                      f"      - {{name: bad-name!, {orders}, cron: '61 * * * *'}}\n")
     runner.write_text(text)
     defs = _defs(runner)
     Definitions.validate_loadable(defs)
