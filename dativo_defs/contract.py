@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from .config.errors import ConfigIssue
 from .config.job import RetryConfig
 from .config.runner import OrchestratorType
 
@@ -111,8 +112,7 @@ class IssueRef(_Frozen):
     line: int | None = None
 
     def __str__(self) -> str:  # the same file:line: field: message line `dativo validate` prints
-        where = self.file if self.line is None else f"{self.file}:{self.line}"
-        return f"{where}: {self.field_path}: {self.message}" if self.field_path else f"{where}: {self.message}"
+        return str(ConfigIssue(self.file, self.message, self.field_path, self.line))
 
 
 class InvalidEntryContract(_Frozen):
