@@ -104,17 +104,16 @@ def explain_command(runner_config, api_url, start, fires) -> None:
 @runner_option
 @click.option("--port", default=8080, show_default=True)
 def standalone_command(runner_config, port) -> None:
-    """Migrate, sync pools and run `airflow standalone` on this project (Ctrl-C stops it)."""
-    from .standalone import login_hint, standalone
+    """Migrate, sync pools and run `airflow standalone` on this project (Ctrl-C stops it: exit 0, no process left)."""
+    from dativo_defs.supervise import supervise
+
+    from .standalone import VENV_BIN, airflow_env, login_hint, prepare
 
     select_runner(runner_config)
-    process = standalone(port)
+    env = airflow_env(port)
+    prepare(env)
     click.echo(login_hint(port))
-    try:
-        sys.exit(process.wait())
-    except KeyboardInterrupt:
-        process.terminate()
-        sys.exit(process.wait())
+    sys.exit(supervise([str(VENV_BIN / "airflow"), "standalone"], env=env))
 
 
 @click.command("start")

@@ -13,7 +13,7 @@ from dagster import AssetKey, Definitions
 
 from dativo_defs.config.loader import Project, absolute_job_pattern
 from dativo_defs.config.runner import OrchestratorType
-from dativo_defs.contract import op_contract, trigger_contract
+from dativo_defs.contract import InvalidEntryContract, invalid_contract, op_contract, trigger_contract
 
 from .manifest import DagSpec, Manifest, TaskSpec, fingerprint, referenced_variables
 
@@ -46,7 +46,8 @@ def compile_manifest(defs: Definitions, project: Project) -> Manifest:
     scheduled_jobs: set[str] = set()
     for trigger in [*(defs.schedules or []), *(defs.sensors or [])]:
         scheduled_jobs.add(trigger.job.name)
-        dags.append(_dag(defs, trigger))
+        invalid = invalid_contract(trigger)
+        dags.append(_dag(defs, trigger) if invalid is None else _invalid_dag(invalid))
     for job in defs.jobs or []:
         if job.name not in scheduled_jobs:
             dags.append(DagSpec(dag_id=job.name, kind="manual", description=job.description or job.name, paused=False,
@@ -68,6 +69,13 @@ def _dag(defs: Definitions, trigger) -> DagSpec:
                    owner=contract.owner.value, cron=contract.cron, timezone=contract.timezone,
                    interval_seconds=contract.effective_interval_seconds,
                    configured_interval_seconds=contract.interval_seconds)
+
+
+def _invalid_dag(contract: InvalidEntryContract) -> DagSpec:
+    """A broken runner entry: a paused placeholder DAG showing the error (render.py), never running work."""
+    return DagSpec(dag_id=contract.name, kind="invalid", description=contract.summary, paused=True,
+                   paused_reason="invalid", max_active_runs=1, tags={}, tasks=[], error=contract.error_text(),
+                   headline=contract.headline, issues=[str(issue) for issue in contract.issues], hint=contract.hint)
 
 
 def _inputs(project: Project) -> list[str]:

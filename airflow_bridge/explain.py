@@ -21,7 +21,7 @@ from typing import Any
 from dagster import DefaultScheduleStatus, DefaultSensorStatus, Definitions
 
 from dativo_defs.config.runner import OrchestratorType
-from dativo_defs.contract import TriggerContract, op_contract, trigger_contract
+from dativo_defs.contract import TriggerContract, invalid_contract, op_contract, trigger_contract
 
 from .settings import ExecutionMode
 
@@ -118,6 +118,14 @@ def explain(defs: Definitions, dags: dict[str, Any], live: dict[str, Any] | None
         add = _adder(rows, name)
         if dag is None:
             add("dag", "defined", "missing", False)
+            continue
+        invalid = invalid_contract(trigger)
+        if invalid is not None:  # a broken runner entry: a placeholder on both sides, running nothing
+            stopped = trigger.default_status is DefaultSensorStatus.STOPPED
+            paused = live["paused"].get(name, dag.is_paused_upon_creation) if live else dag.is_paused_upon_creation
+            add("invalid", f"{'stopped' if stopped else 'RUNNING'} placeholder: {invalid.headline}",
+                f"{'paused' if paused else 'UNPAUSED'} placeholder ({', '.join(sorted(dag.tags))})",
+                ok=stopped and bool(paused) and "dativo:invalid" in dag.tags)
             continue
         contract = trigger_contract(trigger)
         table = dag.timetable

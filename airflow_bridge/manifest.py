@@ -23,7 +23,7 @@ from dativo_defs.config.bounded import FileTooLarge, NotRegularFile, read_bounde
 from dativo_defs.config.walk import bounded_glob
 from dativo_defs.config.yaml_loader import MAX_FILE_BYTES
 
-MANIFEST_VERSION = 3
+MANIFEST_VERSION = 4
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
 _CODE_DIRS = [Path(__file__).resolve().parent, Path(__file__).resolve().parents[1] / "dativo_defs"]
 
@@ -53,7 +53,7 @@ class DagSpec:
     """One Airflow DAG = one Dagster schedule or sensor (or an unscheduled asset job: manual trigger)."""
 
     dag_id: str
-    kind: str  # "cron" | "interval" | "manual"
+    kind: str  # "cron" | "interval" | "manual" | "invalid" (a broken runner entry's placeholder: no tasks)
     description: str
     paused: bool
     paused_reason: str  # a dativo_defs.contract.PausedReason value, "" when it runs on Airflow
@@ -65,6 +65,10 @@ class DagSpec:
     interval_seconds: int | None = None  # effective cadence (rounded to Dagster's sensor granularity)
     configured_interval_seconds: int | None = None
     owner: str = "dagster"
+    error: str = ""  # kind "invalid": the entry's problems (file:line: field: message) and the fix hint, as text
+    headline: str = ""  # kind "invalid": which entry did not load
+    issues: list[str] = field(default_factory=list)  # kind "invalid": one file:line: field: message per problem
+    hint: str = ""  # kind "invalid": how to fix it
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DagSpec:

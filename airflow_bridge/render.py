@@ -51,7 +51,39 @@ def retry_kwargs(task: TaskSpec, mode: ExecutionMode) -> dict[str, Any]:
             "retry_policy": ExactCurveRetryPolicy(task)}
 
 
+INVALID_TAG = "dativo:invalid"
+INVALID_TASK = "invalid_config"
+
+
+def refuse(error: str) -> None:
+    """The placeholder's only task: fail at once with the error, never retried."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    raise AirflowFailException(error)
+
+
+def _code(text: str) -> str:
+    """`text` as Markdown inline code (a backtick inside would end it)."""
+    return "`" + text.replace("`", "'") + "`"
+
+
+def render_invalid_dag(spec: DagSpec) -> DAG:
+    """A broken runner entry: paused, no schedule, tagged dativo:invalid, the error in its doc and description;
+    a manual run fails fast with the error and runs nothing else."""
+    from airflow.providers.standard.operators.python import PythonOperator
+
+    doc = "\n".join([f"**{spec.headline}**", "",
+                     *(f"- {_code(issue)}" for issue in spec.issues), "", f"**Fix:** {spec.hint}", "",
+                     "(A dativo placeholder: paused; its one task fails with this error and runs nothing.)"])
+    dag = DAG(dag_id=spec.dag_id, description=spec.description[:1000], schedule=None, catchup=False,
+              max_active_runs=1, is_paused_upon_creation=True, tags=[INVALID_TAG], doc_md=doc, auto_register=False)
+    PythonOperator(task_id=INVALID_TASK, python_callable=refuse, op_kwargs={"error": spec.error}, retries=0, dag=dag)
+    return dag
+
+
 def render_dag(spec: DagSpec, mode: ExecutionMode) -> DAG:
+    if spec.kind == "invalid":
+        return render_invalid_dag(spec)
     description = spec.description + (f" — paused: {PAUSED_TEXT.get(spec.paused_reason, spec.paused_reason)}"
                                       if spec.paused else "")
     # No start_date on cron DAGs: the timetable starts from "now" (see timetable.py).

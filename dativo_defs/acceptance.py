@@ -16,7 +16,7 @@ from dagster._utils.tags import normalize_tags
 
 from .assets import asset_key, job_tags
 from .config.errors import ConfigIssue
-from .config.loader import Job, Project
+from .config.loader import BrokenEntry, Job, Project
 
 
 def _job_problem(job: Job) -> str | None:
@@ -35,18 +35,20 @@ def _job_problem(job: Job) -> str | None:
 def accept(project: Project) -> Project:
     """Move every schedule and manual job Dagster would refuse into `project.issues` (in place; returns it).
     Idempotent: a second call finds nothing more."""
-    refused: dict[object, str] = {}
+    refused: dict[object, ConfigIssue] = {}
     for job in {id(j): j for j in [e.job for e in project.scheduled] + project.unscheduled}.values():
         problem = _job_problem(job)
         if problem:
-            refused[job.file] = problem
-            project.issues.append(ConfigIssue(str(job.file), f"{problem}; the job is left out"))
+            refused[job.file] = ConfigIssue(str(job.file), f"{problem}; the job is left out")
+            project.issues.append(refused[job.file])
+    project.broken += [BrokenEntry(job.file.stem, "job", (refused[job.file],))
+                       for job in project.unscheduled if job.file in refused]
     project.unscheduled = [job for job in project.unscheduled if job.file not in refused]
     for entry in list(project.scheduled):
         schedule = entry.schedule
         if entry.job.file in refused:
             project.scheduled.remove(entry)
-            project.broken_schedules.append(schedule.name)
+            project.broken.append(BrokenEntry(schedule.name, "schedule", (refused[entry.job.file],)))
         elif not is_valid_name(schedule.name):
             project.set_aside(entry, ConfigIssue(str(project.runner_file), f"Dagster refuses the schedule name "
                                                  f"{schedule.name!r}; the schedule is left out"))

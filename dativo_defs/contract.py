@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from .config.errors import ConfigIssue
 from .config.job import RetryConfig
 from .config.runner import OrchestratorType
 
@@ -102,6 +103,45 @@ class TriggerContract(_Frozen):
         return self.paused_reason(orchestrator) is None
 
 
+class IssueRef(_Frozen):
+    """One config problem (dativo_defs.config.errors.ConfigIssue) as it crosses the seam."""
+
+    file: str
+    message: str
+    field_path: str = ""
+    line: int | None = None
+
+    def __str__(self) -> str:  # the same file:line: field: message line `dativo validate` prints
+        return str(ConfigIssue(self.file, self.message, self.field_path, self.line))
+
+
+class InvalidEntryContract(_Frozen):
+    """A runner entry that did not load (dativo_defs.config.loader.BrokenEntry): shown in Dagster as a stopped
+    placeholder sensor and in Airflow as a paused placeholder DAG, both named `name`, neither running any work."""
+
+    version: Literal[1] = 1  # CONTRACT_VERSION
+    kind: Literal["invalid"] = "invalid"
+    name: str  # the placeholder's name: the sensor's, the DAG's dag_id
+    entry: str  # the entry as the runner names it (schedule name, job file stem, runner file stem)
+    entry_kind: Literal["schedule", "job", "runner"]
+    issues: tuple[IssueRef, ...]
+    hint: str
+
+    @property
+    def headline(self) -> str:
+        what = {"schedule": "schedule", "job": "job file", "runner": "runner file"}[self.entry_kind]
+        return f"INVALID {what} {self.entry!r}: not loaded ({len(self.issues)} problem(s))"
+
+    @property
+    def summary(self) -> str:
+        """One line: the headline and every issue (an Airflow DAG description)."""
+        return f"{self.headline}: " + "; ".join(str(issue) for issue in self.issues)
+
+    def error_text(self) -> str:
+        """Headline, one file:line: field: message line per issue, then the fix hint (display only)."""
+        return "\n".join([self.headline, *(str(issue) for issue in self.issues), f"Fix: {self.hint}"])
+
+
 def explain_reason(reason: PausedReason | None, trigger: TriggerContract) -> str:
     """The human sentence for a paused reason (display only; never parsed)."""
     if reason is PausedReason.DISABLED:
@@ -132,5 +172,13 @@ def op_contract(assets_def: Any) -> OpContract:
 
 
 def trigger_contract(trigger: Any) -> TriggerContract:
-    """The contract of a ScheduleDefinition or SensorDefinition."""
+    """The contract of a ScheduleDefinition or SensorDefinition (not a placeholder: see invalid_contract)."""
     return TriggerContract.model_validate(_payload(trigger.metadata, trigger.name))
+
+
+def invalid_contract(trigger: Any) -> InvalidEntryContract | None:
+    """The contract of a placeholder sensor for a broken runner entry; None for a real schedule or sensor."""
+    payload = _payload(trigger.metadata, trigger.name)
+    if not (isinstance(payload, dict) and payload.get("kind") == "invalid"):
+        return None
+    return InvalidEntryContract.model_validate(payload)

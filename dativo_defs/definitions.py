@@ -2,7 +2,8 @@
 
 Every job a schedule references, and every job the runner's `jobs` patterns match (manual runs only), is an
 asset job. One broken job file does not take the location down: its schedule is left out and reported (log
-line here, `dativo validate` for details); the other jobs load.
+line here, `dativo validate` for details) and shown as a stopped placeholder sensor carrying the error
+(placeholders.py); the other jobs load.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from .acceptance import accept
 from .assets import asset_key, build_job_assets, job_tags
 from .config.loader import Job, Project, load_project
 from .config.paths import runner_config_path
+from .placeholders import build_placeholders
 from .schedules import build_trigger
 
 log = logging.getLogger("dativo.definitions")
@@ -38,9 +40,11 @@ def build_definitions(project: Project) -> Definitions:
             description=f"Runs dativo job {job.tenant_id}/{job.name} ({job.file})",
         )
     triggers = [build_trigger(entry, asset_jobs[entry.job.file]) for entry in project.scheduled]
+    taken = {t.name for t in triggers} | {j.name for j in asset_jobs.values()} | {job.op_name for job in jobs.values()}
+    placeholders = build_placeholders(project, taken)  # broken entries, visible (stopped) with their error
     return Definitions(assets=assets, jobs=list(asset_jobs.values()),
                        schedules=[t for t in triggers if isinstance(t, ScheduleDefinition)],
-                       sensors=[t for t in triggers if isinstance(t, SensorDefinition)])
+                       sensors=[t for t in triggers if isinstance(t, SensorDefinition)] + placeholders)
 
 
 def load_definitions(runner_file: Path | None = None) -> Definitions:

@@ -5,7 +5,7 @@ The command runs in its own session. Ctrl-C (SIGINT) or SIGTERM to this process 
 that session as SIGINT (the servers' own clean shutdown); a tree still running after GRACE_SECONDS / 2 gets
 SIGTERM, after GRACE_SECONDS SIGKILL. Once the command has ended, whatever is left of its tree (its session, and
 any descendant that started its own session, found by a marker in its environment; Linux /proc) is terminated.
-Used by `make dev` and `make airflow`."""
+Used by `make dev`, `make airflow` and `dativo airflow standalone` (run directly, Ctrl-C exits 0 too)."""
 
 from __future__ import annotations
 
@@ -48,9 +48,12 @@ def _signal(pids: list[int], sig: int) -> None:
             os.kill(pid, sig)
 
 
-def supervise(command: list[str], grace: float = GRACE_SECONDS) -> int:
+def supervise(command: list[str], grace: float = GRACE_SECONDS, env: dict[str, str] | None = None) -> int:
+    """Run `command` (with `env`, default this process's environment) until it ends or Ctrl-C/SIGTERM stops it;
+    returns its exit code, or 0 when it was stopped."""
     marker = uuid.uuid4().hex  # this supervisor's own: its ancestors (make, a shell) never carry it
-    child = subprocess.Popen(command, env={**os.environ, MARKER_ENV: marker}, start_new_session=True)
+    child = subprocess.Popen(command, env={**(os.environ if env is None else env), MARKER_ENV: marker},
+                             start_new_session=True)
     stopping: list[tuple[int, float]] = []
 
     def stop(signum, _frame) -> None:

@@ -27,6 +27,7 @@ from dagster import Definitions
 from airflow_bridge.cache import rebuild_manifest
 from dativo_defs.cli import main
 from dativo_defs.config.loader import load_project
+from dativo_defs.contract import invalid_contract
 from dativo_defs.definitions import build_definitions
 from tests.bad_inputs.cases import ALL, CASES, Case
 
@@ -79,9 +80,14 @@ def _loaded_everywhere(root: Path) -> set[str]:
     project = load_project(root / "configs" / "runner.yaml")
     defs = build_definitions(project)
     Definitions.validate_loadable(defs)  # what loading the code location does: resolves jobs, assets, names
-    in_dagster = {s.name for s in defs.schedules} | {s.name for s in defs.sensors}
+    placeholders = {s.name: invalid_contract(s) for s in defs.sensors if invalid_contract(s) is not None}
+    in_dagster = ({s.name for s in defs.schedules} | {s.name for s in defs.sensors}) - set(placeholders)
+    # every broken entry is visible (as a stopped placeholder carrying its issues), under its own name if it can be
+    assert {c.entry for c in placeholders.values()} >= set(project.broken_schedules)
+    assert all(c.issues and all(str(i).startswith(i.file) for i in c.issues) for c in placeholders.values())
     manifest = rebuild_manifest()
-    assert {d.dag_id for d in manifest.dags if d.kind != "manual"} == in_dagster
+    assert {d.dag_id for d in manifest.dags if d.kind not in ("manual", "invalid")} == in_dagster
+    assert {d.dag_id for d in manifest.dags if d.kind == "invalid"} == set(placeholders)
     untriggered = {j.name for j in defs.jobs} - {t.job_name for t in [*defs.schedules, *defs.sensors]}
     assert {d.dag_id for d in manifest.dags if d.kind == "manual"} == untriggered
     for spec in manifest.dags:

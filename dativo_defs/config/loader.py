@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -234,6 +234,16 @@ class ScheduledJob:
     owner: OrchestratorType
 
 
+@dataclass(frozen=True)
+class BrokenEntry:
+    """A runner entry left out of both orchestrators, with the issues that broke it. Both UIs show it as a
+    stopped/paused placeholder carrying these issues (dativo_defs/placeholders.py)."""
+
+    name: str  # the schedule's name as written; the job file's stem; the runner file's stem
+    kind: Literal["schedule", "job", "runner"]  # job: a file only `runner.jobs` matched; runner: nothing loads
+    issues: tuple[ConfigIssue, ...]
+
+
 @dataclass
 class Project:
     """Everything reachable from one runner file: valid schedules plus the issues of the broken ones."""
@@ -243,18 +253,22 @@ class Project:
     scheduled: list[ScheduledJob] = field(default_factory=list)
     unscheduled: list[Job] = field(default_factory=list)  # from `runner.jobs`: manual runs only
     issues: list[ConfigIssue] = field(default_factory=list)
-    broken_schedules: list[str] = field(default_factory=list)
+    broken: list[BrokenEntry] = field(default_factory=list)
     read_files: set[Path] = field(default_factory=set)  # every config path looked at, including missing ones
 
     @property
     def ok(self) -> bool:
         return not self.issues
 
+    @property
+    def broken_schedules(self) -> list[str]:
+        return [entry.name for entry in self.broken if entry.kind == "schedule"]
+
     def set_aside(self, entry: ScheduledJob, issue: ConfigIssue) -> None:
         """Leave a loaded schedule out, reported with `issue` (a rule across jobs, or an orchestrator's own check
         failed); like a schedule whose job file is broken, it is then defined on neither orchestrator."""
         self.scheduled.remove(entry)
-        self.broken_schedules.append(entry.schedule.name)
+        self.broken.append(BrokenEntry(entry.schedule.name, "schedule", (issue,)))
         self.issues.append(issue)
 
 
@@ -264,9 +278,9 @@ def load_runner(file: Path, env: Mapping[str, str] | None = None) -> RunnerConfi
 
 def load_runner_lenient(
     file: Path, env: Mapping[str, str] | None = None
-) -> tuple[RunnerConfig, list[ConfigIssue], list[str]]:
+) -> tuple[RunnerConfig, list[ConfigIssue], list[BrokenEntry]]:
     """Like load_runner, but broken schedule entries are set aside (and reported) instead of failing the
-    whole file, so the other schedules still load. Returns (runner, issues, names of set-aside schedules)."""
+    whole file, so the other schedules still load. Returns (runner, issues, the set-aside schedules)."""
     doc, unset = _read_interpolated(_resolved(file), env)
     if unset and not _schedule_indexes(ConfigError(unset)):
         raise ConfigError(unset)  # a variable outside the schedule entries: the whole file is unusable
@@ -285,7 +299,8 @@ def load_runner_lenient(
     if not bad or not isinstance(orchestrator, dict) or not isinstance(schedules, list):
         raise exc
     kept = [entry for i, entry in enumerate(schedules) if i not in bad]
-    dropped = [str(e.get("name", f"#{i}")) if isinstance(e, dict) else f"#{i}"
+    dropped = [BrokenEntry(str(e.get("name", f"#{i}")) if isinstance(e, dict) else f"#{i}", "schedule",
+                           tuple(issue for issue in exc.issues if _schedule_index(issue) == i))
                for i, e in enumerate(schedules) if i in bad]
     pruned_body = {**body, "orchestrator": {**orchestrator, "schedules": kept}}
     pruned = LoadedYaml({"runner": pruned_body} if "runner" in doc.data else pruned_body,
@@ -305,14 +320,17 @@ def _unshadowed(issues: list[ConfigIssue], yaml_issues: list[ConfigIssue]) -> li
 
 def _schedule_indexes(exc: ConfigError) -> set[int]:
     """Indexes of the schedule entries the issues point into; empty if any issue lies elsewhere."""
-    indexes: set[int] = set()
+    indexes = [_schedule_index(issue) for issue in exc.issues]
+    return set() if None in indexes else {i for i in indexes if i is not None}
+
+
+def _schedule_index(issue: ConfigIssue) -> int | None:
+    """The index of the schedule entry `issue` points into, or None when it lies elsewhere."""
+    path = issue.field_path.removeprefix("runner.")
     prefix = "orchestrator.schedules["
-    for issue in exc.issues:
-        path = issue.field_path.removeprefix("runner.")
-        if not path.startswith(prefix) or "]" not in path:
-            return set()
-        indexes.add(int(path[len(prefix):path.index("]")]))
-    return indexes
+    if not path.startswith(prefix) or "]" not in path:
+        return None
+    return int(path[len(prefix):path.index("]")])
 
 
 def job_path(schedule: Schedule, runner_file: Path) -> Path:
@@ -329,9 +347,11 @@ def load_project(runner_file: Path, env: Mapping[str, str] | None = None) -> Pro
     try:
         runner, issues, dropped = load_runner_lenient(runner_file, env)
     except ConfigError as exc:
-        return Project(runner_file, None, issues=list(exc.issues), read_files={runner_file})
-    project = Project(runner_file, runner, issues=issues, broken_schedules=dropped, read_files={runner_file})
+        return Project(runner_file, None, issues=list(exc.issues), read_files={runner_file},
+                       broken=[BrokenEntry(runner_file.stem, "runner", tuple(exc.issues))])
+    project = Project(runner_file, runner, issues=issues, broken=dropped, read_files={runner_file})
     jobs: dict[Path, Job | ConfigError] = {}
+    reported: dict[Path, tuple[ConfigIssue, ...]] = {}  # a broken job file -> its issues as reported
     job_names: dict[str, Path] = {}  # tenant__name (the job's op / asset job name in both orchestrators) -> file
 
     def load(file: Path, where: Callable[[], tuple[str, int | None]]) -> Job | ConfigError:
@@ -351,12 +371,14 @@ def load_project(runner_file: Path, env: Mapping[str, str] | None = None) -> Pro
                     issues = [ConfigIssue(str(runner_file), f"job file {file} {_UNREADABLE[issues[0].message]}",
                                           *where())]
                 project.issues.extend(issues)
+                reported[file] = tuple(issues)
         return jobs[file]
 
     for schedule in runner.orchestrator.schedules:
-        loaded = load(job_path(schedule, runner_file), partial(_schedule_config_field, runner_file, schedule.name))
+        file = job_path(schedule, runner_file)
+        loaded = load(file, partial(_schedule_config_field, runner_file, schedule.name))
         if isinstance(loaded, ConfigError):
-            project.broken_schedules.append(schedule.name)
+            project.broken.append(BrokenEntry(schedule.name, "schedule", reported[file]))
         else:
             project.scheduled.append(ScheduledJob(schedule, loaded, runner.owner_of(schedule)))
     defined = set(jobs)  # scheduled job files, then unscheduled ones as they are added
@@ -371,9 +393,13 @@ def load_project(runner_file: Path, env: Mapping[str, str] | None = None) -> Pro
                                               _line(runner_file, "runner", "jobs", index)))
         for file in files:
             loaded = load(file, partial(_pattern_where, runner_file, field_path, index))
-            if isinstance(loaded, Job) and file not in defined:
-                defined.add(file)
+            if file in defined:
+                continue
+            defined.add(file)
+            if isinstance(loaded, Job):
                 project.unscheduled.append(loaded)
+            else:  # a broken file no schedule names: its own placeholder
+                project.broken.append(BrokenEntry(file.stem, "job", reported[file]))
     _check_dag_ids(project)
     return project
 

@@ -75,3 +75,16 @@ def test_live_pools_and_pause_state_are_compared(example_project, dativo_home):
     live["paused"]["globex_catalog_daily"] = True  # someone paused the airflow-owned DAG: it runs nowhere
     bad = {(r.schedule, r.attribute) for r in explain(defs, dags, live) if not r.ok}
     assert ("globex_catalog_daily", "runs in") in bad
+
+
+def test_a_broken_entry_is_a_placeholder_on_both_sides(example_project, dativo_home):
+    customers = example_project / "jobs/acme/customers.yaml"
+    customers.write_text(customers.read_text().replace("type: sqlite", "type: sqlitee"))
+    defs, dags, _ = _sides(example_project)
+    rows = explain(defs, dags)
+    assert [r for r in rows if not r.ok] == []
+    [row] = [r for r in rows if r.schedule == "acme_customers"]
+    assert (row.attribute, row.airflow) == ("invalid", "paused placeholder (dativo:invalid)")
+    assert row.dagster.startswith("stopped placeholder: INVALID schedule 'acme_customers'")
+    dags["acme_customers"].is_paused_upon_creation = False  # a placeholder that could be scheduled: reported
+    assert [(r.schedule, r.attribute) for r in explain(defs, dags) if not r.ok] == [("acme_customers", "invalid")]

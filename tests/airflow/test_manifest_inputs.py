@@ -15,7 +15,8 @@ from tests.airflow.helpers import AirflowEnv, make_airflow_env, snapshot_code
 IMPORT_DAGS = """
 import json, sys
 import airflow_bridge.dags as dags
-print(json.dumps(dict(dagster_imported="dagster" in sys.modules, dags=sorted(dags.__all__))))
+print(json.dumps(dict(dagster_imported="dagster" in sys.modules, dags=sorted(dags.__all__),
+                      invalid=sorted(d for d in dags.__all__ if "dativo:invalid" in getattr(dags, d).tags))))
 """
 ALL_DAGS = ["acme__orders_rebuild_job", "acme_customers", "acme_orders_hourly", "globex_catalog_daily",
             "globex_events", "initech_invoices_nightly", "initech_tickets"]
@@ -37,12 +38,13 @@ def test_creating_a_missing_contract_file_rebuilds(env):
     text = contract.read_text()
     contract.unlink()
     first = _import(env)
-    # both acme order jobs use that contract
-    assert first["dags"] == [d for d in ALL_DAGS if d not in ("acme_orders_hourly", "acme__orders_rebuild_job")]
+    # both acme order jobs use that contract: placeholders for the schedule and the file only runner.jobs matches
+    assert first["invalid"] == ["acme_orders_hourly", "orders_rebuild"]
+    assert first["dags"] == sorted([d for d in ALL_DAGS if d != "acme__orders_rebuild_job"] + ["orders_rebuild"])
     assert not _import(env)["dagster_imported"], "unchanged inputs are served from the manifest"
     contract.write_text(text)
     created = _import(env)
-    assert created["dagster_imported"] and created["dags"] == ALL_DAGS
+    assert created["dagster_imported"] and created["dags"] == ALL_DAGS and created["invalid"] == []
 
 
 def test_creating_a_missing_job_file_rebuilds(env):
@@ -50,13 +52,13 @@ def test_creating_a_missing_job_file_rebuilds(env):
     env.runner.write_text(runner.replace("config: ../jobs/initech/tickets.yaml", "config: ../later/tickets.yaml"))
     first = _import(env)
     manual = "initech__tickets_job"  # no schedule runs initech/tickets now: runner.jobs defines it for manual runs
-    assert first["dags"] == sorted([d for d in ALL_DAGS if d != "initech_tickets"] + [manual])
+    assert first["dags"] == sorted(ALL_DAGS + [manual]) and first["invalid"] == ["initech_tickets"]
     assert not _import(env)["dagster_imported"]
     (env.project / "later").mkdir()  # outside the runner.jobs glob (../jobs/*/*.yaml): only the fingerprint sees it
     (env.project / "later/tickets.yaml").write_text(
         (env.project / "jobs/initech/tickets.yaml").read_text().replace("tenant_id: initech", "tenant_id: later"))
     created = _import(env)
-    assert created["dagster_imported"] and created["dags"] == sorted(ALL_DAGS + [manual])
+    assert created["dagster_imported"] and created["dags"] == sorted(ALL_DAGS + [manual]) and created["invalid"] == []
 
 
 def test_symlink_loops_under_a_recursive_jobs_glob_do_not_hang_the_parse(env):
@@ -64,7 +66,9 @@ def test_symlink_loops_under_a_recursive_jobs_glob_do_not_hang_the_parse(env):
     env.runner.write_text(runner.replace('jobs: ["../jobs/*/*.yaml"]', 'jobs: ["../jobs/**/*.yaml"]'))
     os.symlink("..", env.project / "jobs/acme/loop")
     os.symlink(str(env.project / "jobs"), env.project / "jobs/globex/data/again")
-    assert _import(env)["dags"] == ALL_DAGS
+    loaded = _import(env)
+    # `**` also matches jobs/acme/contracts/orders.yaml, a contract file: not a job, so shown as a broken entry
+    assert loaded["dags"] == sorted(ALL_DAGS + ["orders"]) and loaded["invalid"] == ["orders"], loaded
     assert not _import(env)["dagster_imported"], "the fingerprint walk is loop-safe too"
 
 
@@ -74,5 +78,5 @@ def test_a_job_file_replaced_by_a_fifo_does_not_block_the_parse(env):
     tickets.unlink()
     os.mkfifo(tickets)
     rebuilt = _import(env)
-    assert rebuilt["dagster_imported"] and rebuilt["dags"] == [d for d in ALL_DAGS if d != "initech_tickets"]
+    assert rebuilt["dagster_imported"] and rebuilt["dags"] == ALL_DAGS and rebuilt["invalid"] == ["initech_tickets"]
     assert not _import(env)["dagster_imported"]

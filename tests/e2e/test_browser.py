@@ -51,6 +51,13 @@ def _goto(page, url: str, attempts: int = 3) -> None:
             page.wait_for_timeout(1000)
 
 
+# A broken job (shown in both UIs as a placeholder with this error) and a Europe/Berlin cron (its zone on
+# Airflow's DAG details), next to the job the tests run: one server start per orchestrator covers all three.
+BROKEN = "shop_refunds"
+BROKEN_ERROR = "refunds.yaml:2: source: unknown type 'csvv'"
+NIGHTLY = "shop_orders_nightly"
+
+
 def _project(root: Path, owner: str) -> Path:
     (root / "data").mkdir(parents=True)
     (root / "data/orders.csv").write_text("id,amount\n" + "".join(f"{i},{i * 2.5}\n" for i in range(50)))
@@ -58,10 +65,15 @@ def _project(root: Path, owner: str) -> Path:
     (root / "jobs/shop/orders.yaml").write_text(
         "tenant_id: shop\nsource: {type: csv, files: [{path: ../../data/orders.csv, object: orders}]}\n"
         "target: {type: iceberg}\n")
+    (root / "jobs/shop/refunds.yaml").write_text("tenant_id: shop\nsource: {type: csvv, files: []}\n"
+                                                 "target: {type: iceberg}\n")
     runner = root / "configs/runner.yaml"
     runner.parent.mkdir()
     runner.write_text(f"runner:\n  orchestrator:\n    type: {owner}\n    schedules:\n"
-                      "      - {name: shop_orders, config: ../jobs/shop/orders.yaml, interval_seconds: 5}\n")
+                      "      - {name: shop_orders, config: ../jobs/shop/orders.yaml, interval_seconds: 5}\n"
+                      f"      - {{name: {BROKEN}, config: ../jobs/shop/refunds.yaml, interval_seconds: 60}}\n"
+                      f"      - {{name: {NIGHTLY}, config: ../jobs/shop/orders.yaml, cron: '0 3 * * *', "
+                      "timezone: Europe/Berlin, enabled: false}\n")
     return runner
 
 
@@ -102,9 +114,20 @@ def test_dagster_ui_shows_assets_and_materialization_metadata(browser, tmp_path)
         page.get_by_placeholder("Filter").first.fill("job_")  # searchable: the engine's start and finish events
         page.get_by_text(re.compile(r"^job_started ")).first.wait_for(timeout=30_000)
         page.screenshot(path=str(ARTIFACTS / "dagster_run_engine_events.png"), full_page=True)
+        _goto(page, f"{base}/automation")  # the broken job: a stopped placeholder beside the working sensor
+        page.get_by_text(BROKEN).first.wait_for(timeout=60_000)
+        page.get_by_text("shop_orders", exact=True).first.wait_for(timeout=60_000)
+        page.wait_for_timeout(2000)  # the rows' status toggles load after the names
+        page.screenshot(path=str(ARTIFACTS / "dagster_broken_job_automation.png"), full_page=True)
+        _goto(page, f"{base}/locations/dativo/sensors/{BROKEN}")
+        page.get_by_text(re.compile(re.escape(BROKEN_ERROR))).first.wait_for(timeout=60_000)
+        body = page.inner_text("body")
+        assert f"INVALID schedule '{BROKEN}'" in body and "Fix: edit the file at the line shown" in body
+        page.screenshot(path=str(ARTIFACTS / "dagster_broken_job.png"), full_page=True)
         page.close()
-        summary("E2E browser: Dagster UI asset graph, latest materialization metadata and the engine's events in a "
-                "run's structured log visible (screenshots in test-artifacts/)")
+        summary("E2E browser: Dagster UI asset graph, latest materialization metadata, the engine's events in a "
+                "run's structured log, and a broken job as a stopped placeholder with file:line: field: error and "
+                "the fix hint visible (screenshots in test-artifacts/)")
     finally:
         server.stop()
 
@@ -116,7 +139,12 @@ def test_airflow_ui_login_dag_list_and_grid(browser, tmp_path):
     base, password = airflow.base_url, admin_password(airflow.home)
     try:
         run = ("shop_orders", airflow.trigger("shop_orders"))
-        assert airflow.wait_runs([run], timeout=240)[run] == "success", airflow.server.tail(60)
+        broken = airflow.dags()[BROKEN]  # as created: paused (unpaused below only to show a run fails)
+        airflow.unpause(BROKEN)
+        refusal = (BROKEN, airflow.trigger(BROKEN))  # a manual run of the placeholder fails at once with the error
+        states = airflow.wait_runs([run, refusal], timeout=240)
+        assert states[run] == "success", airflow.server.tail(60)
+        failed, refused = states[refusal], airflow.log(BROKEN, refusal[1], "invalid_config", 1)
         log = airflow.log("shop_orders", run[1], "shop__orders", 1)
         for event in ("job_started", "commit", "job_finished"):  # each engine event once, no alembic chatter
             assert log.count(f'\\"event_type\\": \\"{event}\\"') + log.count(f'"event_type": "{event}"') == 1, log[-3000:]
@@ -144,8 +172,28 @@ def test_airflow_ui_login_dag_list_and_grid(browser, tmp_path):
         _goto(page, f"{base}/dags/shop_orders/runs/{run[1]}/tasks/shop__orders")  # the task log
         page.get_by_text(re.compile("job_finished")).first.wait_for(timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / "airflow_task_log.png"), full_page=True)
-        summary("E2E browser: Airflow UI login, DAG list, DAG grid, a successful run and its task log with each "
-                "engine event once visible (screenshots in test-artifacts/)")
+
+        # The broken job: a paused placeholder DAG tagged dativo:invalid, the error on its details and in its docs
+        assert (broken["is_paused"], [t["name"] for t in broken["tags"]]) == (True, ["dativo:invalid"])
+        assert failed == "failed" and BROKEN_ERROR in refused, refused[-2000:]
+        _goto(page, f"{base}/dags?tags=dativo%3Ainvalid")
+        page.get_by_text(BROKEN).first.wait_for(timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "airflow_broken_job_list.png"))
+        _goto(page, f"{base}/dags/{BROKEN}/details")
+        page.get_by_text(re.compile(re.escape(BROKEN_ERROR))).first.wait_for(timeout=60_000)
+        page.get_by_role("button", name=re.compile("Dag Docs", re.IGNORECASE)).first.click()
+        page.get_by_text(re.compile("edit the file at the line shown")).first.wait_for(timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "airflow_broken_job.png"), full_page=True)
+
+        # The cron DAG's zone: its Schedule row (the timetable's summary); the Timezone row is Airflow's server zone
+        details = airflow.call("GET", f"/dags/{NIGHTLY}/details")
+        assert details["timetable_summary"] == "0 3 * * * (Europe/Berlin)" and details["timezone"] == "UTC", details
+        _goto(page, f"{base}/dags/{NIGHTLY}/details")
+        page.get_by_text("0 3 * * * (Europe/Berlin)").first.wait_for(timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "airflow_dag_details_timezone.png"), full_page=True)
+        summary("E2E browser: Airflow UI login, DAG list, DAG grid, a successful run, its task log with each engine "
+                "event once, a broken job as a paused dativo:invalid DAG with its error (a manual run fails with "
+                "it), and a cron DAG's Europe/Berlin zone on its details page (screenshots in test-artifacts/)")
         page.close()
     finally:
         airflow.server.stop()
