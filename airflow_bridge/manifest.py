@@ -2,8 +2,9 @@
 
 Airflow re-parses the dags folder every 30 s. Building the Dagster definitions means importing dagster and
 validating every YAML file; the manifest lets a parse skip that. It is rebuilt automatically — never used
-stale — whenever anything it was built from changes: the runner, job and contract files (content hashes; a
-referenced file that does not exist yet counts as missing, so creating it rebuilds),
+stale — whenever anything it was built from changes: the runner, job and contract files, and an upstream-format
+job's connector recipes and asset file (content hashes; a referenced file that does not exist yet counts as
+missing, so creating it rebuilds),
 the files the runner's `jobs` patterns match, the environment variables those files reference, and dativo's
 own code.
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from dativo_defs.config.bounded import FileTooLarge, NotRegularFile, read_bounded
+from dativo_defs.config.upstream.paths import APP_ROOT_ENV
 from dativo_defs.config.walk import bounded_glob
 from dativo_defs.config.yaml_loader import MAX_FILE_BYTES
 
@@ -124,7 +126,7 @@ def _content(path: Path) -> bytes:
 
 
 def referenced_variables(inputs: list[str]) -> list[str]:
-    names: set[str] = {"DATIVO_HOME", "DATIVO_RUNNER_CONFIG"}
+    names: set[str] = {"DATIVO_HOME", "DATIVO_RUNNER_CONFIG", APP_ROOT_ENV}  # upstream /app paths map under it
     for path in inputs:
         names.update(_VAR.findall(_content(Path(path)).decode(errors="replace")))
     return sorted(names)

@@ -178,14 +178,15 @@ def _resolved(path: Path) -> Path:
 
 
 def load_job(file: Path, env: Mapping[str, str] | None = None, read: set[Path] | None = None) -> Job:
-    """Load one job file and its contract file. `read` collects every path looked at, found or not (the Airflow
-    manifest's fingerprint: creating a missing contract must rebuild it)."""
+    """Load one job file and its contract file (an upstream-format job: its connector recipes and asset file).
+    `read` collects every path looked at, found or not (the Airflow manifest's fingerprint: editing a recipe or
+    creating a missing contract must rebuild it)."""
     file = _resolved(file)
     read = set() if read is None else read
     read.add(file)
     if is_upstream_file(file):  # the upstream dialect is translated as a whole, never mixed with ours
         from .upstream.load import load_upstream_job
-        return load_upstream_job(file, env)
+        return load_upstream_job(file, env, read)
     config = parse_file(file, JobConfig, env)
     name = config.name or file.stem
     if config.name is None and not name.replace("_", "a").isalnum():

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from tests.airflow.helpers import AirflowEnv, make_airflow_env, snapshot_code
+from tests.airflow.helpers import AirflowEnv, add_schedules, make_airflow_env, snapshot_code
 
 IMPORT_DAGS = """
 import json, sys
@@ -80,3 +80,34 @@ def test_a_job_file_replaced_by_a_fifo_does_not_block_the_parse(env):
     rebuilt = _import(env)
     assert rebuilt["dagster_imported"] and rebuilt["dags"] == ALL_DAGS and rebuilt["invalid"] == ["initech_tickets"]
     assert not _import(env)["dagster_imported"]
+
+
+def test_editing_an_upstream_jobs_recipe_or_asset_file_rebuilds(env):
+    """An upstream-format job is built from its connector recipes and asset file too: editing one, or removing
+    one, rebuilds the manifest (the fingerprint saw only the job file before)."""
+    from tests.upstream.project import job, upstream_project
+
+    app = upstream_project(env.project / "app")
+    job(app, "jobs/acme/people.yaml", """
+        tenant_id: acme
+        source_connector: csv
+        source_connector_path: /app/connectors/csv.yaml
+        target_connector: iceberg
+        target_connector_path: /app/connectors/iceberg.yaml
+        asset: people
+        asset_path: /app/assets/people.yaml
+        source: {files: [{path: data/people.csv, object: people}]}
+        target: {warehouse: /app/lake}
+    """)
+    add_schedules(env, '- {name: up_people_daily, config: /app/jobs/acme/people.yaml, cron: "0 1 * * *"}')
+    app_root = {"DATIVO_APP_ROOT": str(app)}
+    built = env.json_from(IMPORT_DAGS, timeout=90, **app_root)
+    assert built["dags"] == sorted(ALL_DAGS + ["up_people_daily"])
+    assert not env.json_from(IMPORT_DAGS, timeout=90, **app_root)["dagster_imported"]
+    recipe = app / "connectors/csv.yaml"
+    recipe.write_text(recipe.read_text().replace("chunk_size: 5000", "chunk_size: 2000"))
+    edited = env.json_from(IMPORT_DAGS, timeout=90, **app_root)
+    assert edited["dagster_imported"], "a recipe edit must rebuild the manifest"
+    (app / "assets/people.yaml").unlink()
+    removed = env.json_from(IMPORT_DAGS, timeout=90, **app_root)
+    assert removed["dagster_imported"] and removed["dags"] == ALL_DAGS, "an asset file removal must rebuild it"

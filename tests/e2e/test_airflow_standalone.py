@@ -1,10 +1,12 @@
 """A real `airflow standalone` on a free port running airflow_bridge's DAGs (in_process mode), driven through the
 REST API v2: runs land exact data and push their metrics to XCom, runs of one tenant never overlap while two
-tenants run at once, Airflow retries a transient fault and fails a permanent one once, and a run is recorded as
-a materialization in the shared Dagster instance (DAGSTER_HOME)."""
+tenants run at once, Airflow retries a transient fault and fails a permanent one once, a run is recorded as
+a materialization in the shared Dagster instance (DAGSTER_HOME), and upstream-format jobs (CSV, PostgreSQL,
+MariaDB; recipes, asset files, /app paths under DATIVO_APP_ROOT) scheduled by the same runner file run too."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from tests.e2e.servers import write_runner
 from tests.e2e.engine_events import overlaps, read_events, tenant_spans
 from tests.e2e.airflow_server import AirflowStandalone, start_standalone
 from tests.engine.helpers import read_iceberg
+from tests.upstream.e2e_jobs import source_databases, upstream_jobs, write_upstream_jobs
 
 pytestmark = pytest.mark.slow
 
@@ -37,13 +40,21 @@ JOBS: dict[str, tuple[str, dict[str, int], str | None]] = {
     "m1": ("m", {"m1": 60}, None),
 }
 SCHEDULE = "0 0 1 1 *"  # yearly: Airflow owns and unpauses the DAGs, but only our REST triggers run them
+# upstream-format jobs, one tenant each so that they run side by side; the runner names them as /app/jobs/...
+UPSTREAM = upstream_jobs(tenants=("ucsv", "upg", "umy"))
 
 
 def dag_id(job: str) -> str:
     return f"{job}_yearly"
 
 
-def _project(root: Path) -> Path:
+def upstream_dag_id(entry) -> str:
+    return f"up_{entry.name}_yearly"
+
+
+def _project(root: Path, database: str | None) -> Path:
+    """dativo-format jobs under jobs/, and (when the source databases exist) upstream-format ones under app/
+    (upstream's /app: DATIVO_APP_ROOT), all scheduled by one runner file."""
     data = root / "data"
     data.mkdir(parents=True)
     schedules = []
@@ -65,28 +76,38 @@ target: {{type: iceberg}}
 """)
         schedules.append(f"      - name: {dag_id(job)}\n        config: ../jobs/{tenant}/{job}.yaml\n"
                          f"        cron: \"{SCHEDULE}\"")
+    if database is not None:
+        write_upstream_jobs(root / "app", database, UPSTREAM)
+        schedules += [f'      - {{name: {upstream_dag_id(e)}, config: {e.config}, cron: "{SCHEDULE}", enabled: true, '
+                      "timezone: UTC, max_concurrent_runs: 1, tags: {environment: production}}" for e in UPSTREAM]
     return write_runner(root, schedules, owner="airflow", concurrency_per_tenant=1)
 
 
 @pytest.fixture(scope="module")
 def airflow(tmp_path_factory):
     root = tmp_path_factory.mktemp("airflow_e2e")
-    runner = _project(root)
-    dagster_home = root / "dagster_home"
-    write_instance_config(load_runner(runner), dagster_home)
-    server = start_standalone(
-        root, {dag_id(job) for job in JOBS}, timeout=360,
-        DATIVO_RUNNER_CONFIG=str(runner), DATIVO_HOME=str(root / ".dativo"), DATIVO_EVENT_LOG=str(root / "events.jsonl"),
-        DAGSTER_HOME=str(dagster_home), DATIVO_TEST_SOURCE_SLEEP="0.5",
-        DATIVO_TEST_FAIL_FILE=str(root / "flaky.count"), DATIVO_TEST_FAIL_RUNS="1",
-    )
-    server.root, server.dagster_home = root, dagster_home  # type: ignore[attr-defined]
-    summary(f"E2E airflow: standalone up with {len(JOBS)} DAGs listed in {server.started_in:.0f}s"
-          + (f" (unpaused via REST: {server.unpaused})" if server.unpaused else ""))
-    try:
-        yield server
-    finally:
-        server.server.stop()
+    with contextlib.ExitStack() as stack:
+        try:  # a missing database server skips only the upstream test locally (under CI it fails the module)
+            database, missing = stack.enter_context(source_databases()), None
+        except pytest.skip.Exception as exc:
+            database, missing = None, str(exc)
+        runner = _project(root, database)
+        dagster_home = root / "dagster_home"
+        write_instance_config(load_runner(runner), dagster_home)
+        dag_ids = {dag_id(job) for job in JOBS} | ({upstream_dag_id(e) for e in UPSTREAM} if database else set())
+        server = start_standalone(
+            root, dag_ids, timeout=360,
+            DATIVO_RUNNER_CONFIG=str(runner), DATIVO_HOME=str(root / ".dativo"), DATIVO_EVENT_LOG=str(root / "events.jsonl"),
+            DAGSTER_HOME=str(dagster_home), DATIVO_TEST_SOURCE_SLEEP="0.5", DATIVO_APP_ROOT=str(root / "app"),
+            DATIVO_TEST_FAIL_FILE=str(root / "flaky.count"), DATIVO_TEST_FAIL_RUNS="1",
+        )
+        server.root, server.dagster_home, server.upstream_missing = root, dagster_home, missing  # type: ignore[attr-defined]
+        summary(f"E2E airflow: standalone up with {len(dag_ids)} DAGs listed in {server.started_in:.0f}s"
+              + (f" (unpaused via REST: {server.unpaused})" if server.unpaused else ""))
+        try:
+            yield server
+        finally:
+            server.server.stop()
 
 
 def _dativo_home(airflow: AirflowStandalone) -> Path:
@@ -186,6 +207,26 @@ def test_in_process_run_is_a_materialization_in_the_shared_dagster_instance(airf
     assert event.asset_materialization.metadata["rows_written"].value == 60
     summary(f"E2E airflow: in_process run recorded in the shared Dagster instance as a materialization of m/m1/m1 "
           f"(dagster run {event.run_id[:8]}, tags airflow/dag_id={dag_id('m1')}) ({time.monotonic() - started:.0f}s)")
+
+
+def test_upstream_format_jobs_run_on_airflow(airflow):
+    """CSV, PostgreSQL and MariaDB jobs in upstream's format, scheduled by the same runner file through /app paths,
+    run on the real server (REST-triggered, in_process mode) and land exactly the source's rows in Iceberg."""
+    if airflow.upstream_missing:
+        pytest.skip(airflow.upstream_missing)
+    started = time.monotonic()
+    runs = {entry: (upstream_dag_id(entry), airflow.trigger(upstream_dag_id(entry))) for entry in UPSTREAM}
+    states = airflow.wait_runs(list(runs.values()))
+    assert set(states.values()) == {"success"}, states
+    for entry, run in runs.items():
+        task = airflow.task_instances(*run)[f"{entry.tenant}__{entry.name}"]
+        metrics = airflow.xcom(*run, task["task_id"])
+        assert [o["rows_written"] for o in metrics["objects"]] == [len(entry.ids)], metrics
+        ids = read_iceberg(_dativo_home(airflow), entry.table).column("id").to_pylist()
+        assert sorted(ids) == list(entry.ids), entry.table
+    summary(f"E2E airflow: upstream-format CSV, PostgreSQL and MariaDB jobs REST-triggered, "
+            f"{sum(len(e.ids) for e in UPSTREAM)} rows read back from Iceberg with exact id sets "
+            f"({time.monotonic() - started:.0f}s)")
 
 
 def test_no_cron_dag_ran_a_missed_tick(airflow):

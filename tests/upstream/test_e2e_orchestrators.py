@@ -4,59 +4,19 @@ and MySQL (MariaDB) jobs, run on Dagster (materialized in-process from the runne
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from dativo_defs.config.loader import load_project
 from tests.airflow.helpers import AirflowEnv, DAGS_FILE
-from tests.conftest import need_server
 from tests.engine.helpers import read_iceberg
 
-from .project import job, upstream_project, write
+from .e2e_jobs import source_databases, upstream_jobs, write_upstream_jobs
+from .project import write
 
 pytestmark = pytest.mark.slow
 
-NOW = datetime.now(timezone.utc).replace(tzinfo=None)
-JOB = """
-    tenant_id: acme
-    environment: prod
-    source_connector: {kind}
-    source_connector_path: /app/connectors/{kind}.yaml
-    target_connector: iceberg
-    target_connector_path: /app/connectors/iceberg.yaml
-    asset: {asset}
-    asset_path: /app/assets/{asset}.yaml
-    source:
-{source}
-    target:
-      warehouse: /app/lake
-    retry_config: {{max_retries: 1, initial_delay_seconds: 1}}
-"""
-CUSTOMERS = """
-    asset:
-      name: customers
-      source_type: mysql
-      object: customers
-      schema:
-        - {name: id, type: bigint, required: true}
-        - {name: email, type: string, classification: PII}
-        - {name: updated_at, type: timestamp, required: true}
-      governance: {owner: crm@acme.test}
-"""
-ORDERS = """
-    asset:
-      name: orders
-      source_type: postgres
-      object: orders
-      schema:
-        - {name: id, type: bigint, required: true}
-        - {name: updated_at, type: timestamp, required: true}
-        - {name: total, type: double}
-      governance: {owner: sales@acme.test}
-"""
 RUNNER = """
     runner:
       mode: orchestrated
@@ -69,61 +29,19 @@ RUNNER = """
           - {name: customers_6h, config: /app/jobs/acme/customers.yaml, interval_seconds: 21600, timezone: America/New_York}
         concurrency_per_tenant: 1
 """
-EXPECTED = {"acme.people": [1, 2, 3], "acme.orders": list(range(1, 21)), "acme.customers": list(range(1, 16))}
+JOBS = upstream_jobs()
+EXPECTED = {entry.table: list(entry.ids) for entry in JOBS}
 
 
 @pytest.fixture(scope="module")
 def databases():
-    import adbc_driver_postgresql.dbapi as adbc_pg
-    import pymysql
-
-    name = f"dativo_up_{uuid.uuid4().hex[:8]}"
-    try:
-        admin = adbc_pg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True)
-    except Exception as exc:  # noqa: BLE001
-        need_server(f"PostgreSQL on 127.0.0.1:5432: {str(exc).splitlines()[0]}")
-    try:
-        my = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", autocommit=True, connect_timeout=5)
-    except Exception as exc:  # noqa: BLE001
-        need_server(f"MariaDB on 127.0.0.1:3306: {exc}")
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    pg = adbc_pg.connect(f"postgresql://postgres@127.0.0.1:5432/{name}", autocommit=True)
-    with pg.cursor() as cur:
-        cur.execute("CREATE TABLE orders (id bigint PRIMARY KEY, updated_at timestamp NOT NULL, total double precision)")
-        for i in range(1, 21):
-            cur.execute(f"INSERT INTO orders VALUES ({i}, '{(NOW - timedelta(minutes=i)).isoformat(sep=' ')}', {i * 2.5})")
-    with my.cursor() as cur:
-        cur.execute(f"CREATE DATABASE `{name}`")
-        cur.execute(f"CREATE TABLE `{name}`.customers (id bigint PRIMARY KEY, email varchar(100), updated_at datetime(6) NOT NULL)")
-        for i in range(1, 16):
-            cur.execute(f"INSERT INTO `{name}`.customers VALUES ({i}, 'c{i}@acme.test', '{(NOW - timedelta(minutes=i)).isoformat(sep=' ')}')")
-    yield name
-    pg.close()
-    with admin.cursor() as cur:
-        cur.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    admin.close()
-    with my.cursor() as cur:
-        cur.execute(f"DROP DATABASE `{name}`")
-    my.close()
+    with source_databases() as name:
+        yield name
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, databases) -> Path:
-    root = upstream_project(tmp_path_factory.mktemp("upstream") / "app")
-    write(root / "assets/orders.yaml", ORDERS)
-    write(root / "assets/customers.yaml", CUSTOMERS)
-    write(root / "data/people.csv", "id;name;score\n1;ann;1.5\n2;bob;2.5\n3;cid;\n")
-    job(root, "jobs/acme/people.yaml", JOB.format(kind="csv", asset="people", source="""\
-      files: [{path: data/people.csv, object: people}]"""))
-    job(root, "jobs/acme/orders.yaml", JOB.format(kind="postgres", asset="orders", source=f"""\
-      tables: [{{name: public.orders, object: orders, cursor_field: updated_at}}]
-      incremental: {{lookback_days: 1}}
-      connection: {{host: 127.0.0.1, port: 5432, database: {databases}, user: postgres}}"""))
-    job(root, "jobs/acme/customers.yaml", JOB.format(kind="mysql", asset="customers", source=f"""\
-      tables: [{{name: customers, object: customers, cursor_field: updated_at}}]
-      incremental: {{lookback_days: 1}}
-      connection: {{host: 127.0.0.1, port: 3306, database: {databases}, user: root}}"""))
+    root = write_upstream_jobs(tmp_path_factory.mktemp("upstream") / "app", databases, JOBS)
     write(root / "configs/runner.yaml", RUNNER)
     return root
 

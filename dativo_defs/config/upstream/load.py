@@ -25,12 +25,18 @@ def _located(issue: ConfigIssue, doc: LoadedYaml, recipes: dict[str, Path]) -> C
                        issue.field_path, issue.line)
 
 
-def load_upstream_job(file: Path, env: Mapping[str, str] | None = None):
-    """The Job an upstream-format file describes. Raises ConfigError listing every issue."""
-    from ..loader import Job, read_document, validate_document  # the loader dispatches here
+def load_upstream_job(file: Path, env: Mapping[str, str] | None = None, read: set[Path] | None = None):
+    """The Job an upstream-format file describes. Raises ConfigError listing every issue. `read` collects the
+    connector recipes and asset file it names, found or not (see loader.load_job)."""
+    from ..loader import Job, _resolved, read_document, validate_document  # the loader dispatches here
 
     doc = read_document(file, env)
-    translated = translate(doc, dict(os.environ if env is None else env))
+    seen: set[Path] = set()
+    try:
+        translated = translate(doc, dict(os.environ if env is None else env), seen)
+    finally:  # a missing or broken recipe too: creating or fixing it must rebuild the manifest
+        if read is not None:
+            read.update(_resolved(path) for path in seen)
     try:
         config = validate_document(LoadedYaml(translated.job, doc.lines, doc.file), JobConfig)
     except ConfigError as exc:

@@ -56,6 +56,12 @@ class _Ctx:
     asset: dict[str, Any] = field(default_factory=dict)  # the asset definition as upstream reads it (no wrapper)
     issues: list[ConfigIssue] = field(default_factory=list)
     unhonoured: list[str] = field(default_factory=list)
+    read: set[Path] = field(default_factory=set)  # the recipe and asset files looked at, found or not
+
+    def reads(self, path: Path) -> Path:
+        """`path` (a recipe or asset file the job is built from) noted for the Airflow manifest's fingerprint."""
+        self.read.add(path)
+        return path
 
     def refuse(self, message: str, *path: str | int) -> None:
         self.issues.append(ConfigIssue(str(self.doc.file), message, dotted_path(path), self.doc.line_of(path)))
@@ -75,9 +81,10 @@ def _list(ctx: _Ctx, value: Any, *path: str | int) -> list[Any]:
     return value
 
 
-def translate(doc: LoadedYaml, env: Mapping[str, str]) -> Translated:
-    """Raises ConfigError listing every refused or broken field."""
-    ctx = _Ctx(doc, env)
+def translate(doc: LoadedYaml, env: Mapping[str, str], read: set[Path] | None = None) -> Translated:
+    """Raises ConfigError listing every refused or broken field. `read` collects the recipe and asset files
+    looked at, found or not (editing or creating one must rebuild the Airflow manifest)."""
+    ctx = _Ctx(doc, env, read=set() if read is None else read)
     data: dict[str, Any] = doc.data
     for key in data:
         if key not in TOP_LEVEL:
@@ -153,7 +160,7 @@ def _recipe(ctx: _Ctx, data: dict[str, Any], key: str) -> Recipe | None:
     if value is None:
         ctx.refuse("required field is missing (upstream jobs name their connector recipe)", key)
         return None
-    path = map_path(str(value), ctx.doc.file)
+    path = ctx.reads(map_path(str(value), ctx.doc.file))
     if not path.is_file():
         ctx.refuse(f"connector recipe {path} not found (from {value!r}; /app maps to DATIVO_APP_ROOT or the folder "
                    "holding connectors/)", key)
@@ -547,7 +554,7 @@ def _asset(ctx: _Ctx, data: dict[str, Any]) -> tuple[dict[str, Any] | None, Path
     if value is None:
         ctx.refuse("required field is missing (upstream jobs name their asset definition file)", "asset_path")
         return None, None, {}
-    path = map_path(str(value), ctx.doc.file)
+    path = ctx.reads(map_path(str(value), ctx.doc.file))
     if not path.is_file():
         ctx.refuse(f"asset definition {path} not found (from {value!r})", "asset_path")
         return None, None, {}
