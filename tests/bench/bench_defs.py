@@ -1,13 +1,13 @@
 """Code-location load benchmark: build `defs` for N generated jobs vs a hand-written module declaring the same
 assets, schedules, sensors and jobs directly (the floor). Fresh processes; `import dagster` excluded for both.
 
-Timed per process: importing the module, building `defs` and resolving every job (`load`), then with `--snapshot`
-the serialized repository snapshot the code server hands the webserver and daemon (`snapshot`: assets, groups,
-job refs, schedules, sensors; job snapshots deferred, as Dagster's gRPC code location asks for them). dativo and the floor
-alternate within each repeat, so a drifting machine shifts both. `--baseline DIR` adds the dativo_defs of another
-checkout (e.g. `git archive main | tar -x -C DIR`), measured the same way.
+Timed per process: importing the module, building `defs` and resolving every job (`load`), then (unless
+`--no-snapshot`) the serialized repository snapshot the code server hands the webserver and daemon (`snapshot`:
+assets, groups, job refs, schedules, sensors; job snapshots deferred, as Dagster's gRPC code location asks).
+dativo and the floor alternate within each repeat, so a drifting machine shifts both. `--baseline DIR` adds the
+dativo_defs of another checkout (e.g. `git archive main | tar -x -C DIR`), measured the same way.
 
-Usage: python -m tests.bench.bench_defs [--jobs 10 100 1000] [--repeat 3] [--snapshot] [--baseline DIR]
+Usage: python -m tests.bench.bench_defs [--jobs 1000 5000] [--repeat 3] [--no-snapshot] [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -118,9 +118,10 @@ def _ratio(runs: list[dict[str, float]], floor: list[dict[str, float]]) -> float
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--jobs", type=int, nargs="+", default=[10, 100, 1000])
+    parser.add_argument("--jobs", type=int, nargs="+", default=[1000, 5000])  # issue 15's two sizes
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--snapshot", action="store_true", help="also time the repository snapshot (the UI's load)")
+    parser.add_argument("--snapshot", action=argparse.BooleanOptionalAction, default=True,
+                        help="also time the code server's repository snapshot (what the UI loads)")
     parser.add_argument("--baseline", type=Path, help="a checkout whose dativo_defs is measured as well")
     args = parser.parse_args()
     rows = []
