@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from dagster import Definitions, ScheduleDefinition, SensorDefinition, define_asset_job
+from dagster import Definitions, ScheduleDefinition, SensorDefinition
 
 from .acceptance import accept
+from .asset_jobs import define_job_asset_job
 from .assets import asset_key, build_job_assets, job_tags
 from .config.loader import Job, Project, load_project
 from .config.paths import runner_config_path
@@ -35,9 +36,9 @@ def build_definitions(project: Project) -> Definitions:
     assets, asset_jobs = [], {}
     for path, job in jobs.items():
         assets.append(build_job_assets(job, project.runner.orchestrator.concurrency_per_tenant if project.runner else 1))
-        asset_jobs[path] = define_asset_job(
-            job.asset_job_name, selection=[asset_key(job, obj) for obj in job.objects], tags=job_tags(job),
-            description=f"Runs dativo job {job.tenant_id}/{job.name} ({job.file})",
+        asset_jobs[path] = define_job_asset_job(
+            job.asset_job_name, [asset_key(job, obj) for obj in job.objects], job_tags(job),
+            f"Runs dativo job {job.tenant_id}/{job.name} ({job.file})",
         )
     triggers = [build_trigger(entry, asset_jobs[entry.job.file]) for entry in project.scheduled]
     taken = {t.name for t in triggers} | {j.name for j in asset_jobs.values()} | {job.op_name for job in jobs.values()}

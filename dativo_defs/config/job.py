@@ -27,6 +27,18 @@ class SchemaValidationMode(str, Enum):
     WARN = "warn"
 
 
+def retry_delay(initial_delay_seconds: float, backoff_multiplier: float, max_delay_seconds: float,
+                retry_number: int) -> float:
+    """Seconds to wait before retry `retry_number` (1 = first retry). The one place this curve lives."""
+    # multiplier**n overflows a float long before max_retries (backoff_multiplier: 1e300 raised OverflowError
+    # at the third retry instead of waiting max_delay_seconds): past the float range the cap applies.
+    try:
+        delay = initial_delay_seconds * backoff_multiplier ** (retry_number - 1)
+    except OverflowError:
+        return max_delay_seconds
+    return min(delay, max_delay_seconds)
+
+
 class RetryConfig(StrictModel):
     """Retry policy: delay before retry n (1-based) is min(initial * multiplier**(n-1), max_delay)."""
 
@@ -65,14 +77,8 @@ class RetryConfig(StrictModel):
         return self
 
     def delay_before_retry(self, retry_number: int) -> float:
-        """Seconds to wait before retry `retry_number` (1 = first retry). The one place this curve lives."""
-        # multiplier**n overflows a float long before max_retries (backoff_multiplier: 1e300 raised OverflowError
-        # at the third retry instead of waiting max_delay_seconds): past the float range the cap applies.
-        try:
-            delay = self.initial_delay_seconds * self.backoff_multiplier ** (retry_number - 1)
-        except OverflowError:
-            return self.max_delay_seconds
-        return min(delay, self.max_delay_seconds)
+        """Seconds to wait before retry `retry_number` (1 = first retry): `retry_delay`, the one formula."""
+        return retry_delay(self.initial_delay_seconds, self.backoff_multiplier, self.max_delay_seconds, retry_number)
 
 
 class LoggingConfig(StrictModel):
