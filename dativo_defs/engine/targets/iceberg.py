@@ -152,9 +152,13 @@ class IcebergTarget(Target):
         if self.catalog_props.get(PY_CATALOG_IMPL) != EMBEDDED_CATALOG_IMPL:
             return None
         namespace, table_name = name.rsplit(".", 1)
-        location = iceberg_probe.metadata_location(self.catalog_props["uri"], self.catalog_name, namespace,
-                                                   table_name)
-        metadata = iceberg_probe.table_metadata(location) if location else None
+        try:
+            location = iceberg_probe.metadata_location(self.catalog_props["uri"], self.catalog_name, namespace,
+                                                       table_name)
+            metadata = iceberg_probe.table_metadata(location) if location else None
+        except (OSError, ValueError) as exc:  # e.g. a metadata file removed meanwhile: the full path decides
+            log.debug("probe of %s declined (%s); loading the table", name, exc)
+            return None
         if metadata is None:
             return None
         table_dir = iceberg_probe.local_path(str(metadata.get("location", "")))
