@@ -307,13 +307,13 @@ class IcebergTarget(Target):
 
         name = self.table_name(stream)
         try:
+            return self.catalog.load_table(name)  # the usual case: no namespace round trip
+        except NoSuchTableError:
+            pass
+        try:
             self.catalog.create_namespace_if_not_exists(self.namespace)
         except Exception:  # noqa: BLE001 - another run created it first (IntegrityError on SQL catalogs)
             self.catalog.load_namespace_properties(self.namespace)
-        try:
-            return self.catalog.load_table(name)
-        except NoSuchTableError:
-            pass
         try:
             tx = self.catalog.create_table_transaction(
                 name, schema=schema, location=self.config.table_location(f"{self.config.table_prefix}{stream.object}"),
