@@ -46,8 +46,6 @@ def output_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def run_and_report(job, output: Output) -> int:
     """Run `job` once with the chosen sink attached; print its result; return its exit code."""
-    from rich.console import Console
-
     from .engine import events
     from .engine.context import CALLER_RUN_IDS_ENV, RunContext
     from .engine.runner import run_job
@@ -59,6 +57,8 @@ def run_and_report(job, output: Output) -> int:
     console = None
     sink: ConsoleSink | JsonSink | None
     if output.log_format is LogFormat.CONSOLE:
+        from rich.console import Console
+
         console = ConsoleSink(Console(stderr=True), level)
         sink = console
     elif level is not None:

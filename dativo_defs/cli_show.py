@@ -10,13 +10,15 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from .console import wide_console
+
+if TYPE_CHECKING:  # rich is imported when `dativo show` runs, not with the command line
+    from rich.console import Console
+    from rich.table import Table
 
 EXIT_INVALID, EXIT_TRANSIENT = 2, 3
 RECENT_SNAPSHOTS = 5
@@ -108,6 +110,8 @@ def _show_named(name: str, runner_config: Path | None, console: Console) -> None
 
 def _show_iceberg(catalog, name: str, console: Console, only_job: str | None = None) -> None:
     from pyiceberg.exceptions import NoSuchTableError
+    from rich.markup import escape
+    from rich.table import Table
 
     from .engine.targets.base import RUN_ID_KEY
     from .engine.targets.iceberg_state import PROPERTY_PREFIX
@@ -157,6 +161,8 @@ def _show_iceberg(catalog, name: str, console: Console, only_job: str | None = N
 
 def _show_parquet(target, stream, console: Console) -> None:
     import pyarrow.dataset as ds
+    from rich.markup import escape
+    from rich.table import Table
 
     from .inspect_state import _commit_entries
 
@@ -184,6 +190,9 @@ def _show_parquet(target, stream, console: Console) -> None:
 
 
 def _schema_table(name: str, fields: list[tuple[str, str, str]]) -> Table:
+    from rich.markup import escape
+    from rich.table import Table
+
     schema = Table(title=f"{name}: schema", title_justify="left")
     for column in ("column", "type", "nullable"):
         schema.add_column(column)

@@ -9,15 +9,15 @@ import sys
 import time
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, TextIO
-
-from rich.console import Console
-from rich.filesize import decimal
-from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .engine.context import RunResult
 from .engine.events import Event
+
+if TYPE_CHECKING:  # rich is imported only when something is shown with it: a JSON-lines run never loads it
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
+    from rich.table import Table
 
 
 class LogFormat(str, Enum):
@@ -33,6 +33,8 @@ def default_format(stream: TextIO | None = None) -> LogFormat:
 
 def wide_console(stderr: bool = False) -> Console:
     """A rich console; when not a terminal (a pipe, a file, a test), 200 columns so ids are not cut."""
+    from rich.console import Console
+
     console = Console(stderr=stderr)
     if not console.is_terminal:
         console = Console(stderr=stderr, width=200)
@@ -56,6 +58,9 @@ class JsonSink:
         if event.level >= self.level:
             self.stream.write(event.line + "\n")
             self.stream.flush()
+
+
+_NO_TASK: TaskID = -1  # type: ignore[assignment] # rich's TaskID is a NewType of int
 
 
 @dataclass
@@ -105,6 +110,9 @@ class ConsoleSink:
     # -- after the run ------------------------------------------------------------------------------------------
     def summary(self, result: RunResult) -> Table:
         """object, rows, bytes, cursor before → after, snapshot, duration: one row per object of the run."""
+        from rich.filesize import decimal
+        from rich.table import Table
+
         table = Table(title=f"{result.tenant_id}/{result.job}: {result.status.value}", title_justify="left")
         for name, justify in (("object", "left"), ("rows", "right"), ("bytes", "right"), ("cursor", "left"),
                               ("snapshot", "left"), ("duration", "right")):
@@ -118,6 +126,8 @@ class ConsoleSink:
         return table
 
     def final_line(self, result: RunResult) -> str:
+        from rich.filesize import decimal
+
         colour = {"success": "green", "partial": "yellow", "failed": "red"}[result.status.value]
         line = (f"[{colour}]{result.tenant_id}/{result.job}: {result.status.value}[/], {result.rows_written:,} rows, "
                 f"{decimal(result.bytes_written)} in {result.duration_seconds:.2f}s")
@@ -130,6 +140,8 @@ class ConsoleSink:
         self.objects = {}
         if self.level > logging.INFO:  # --quiet: no progress lines
             return
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
         self.progress = Progress(
             SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.fields[rows]:>12,} rows"),
             TextColumn("{task.fields[mb]:>9.1f} MB"), TextColumn("{task.fields[rate]:>10,.0f} rows/s"),
@@ -143,7 +155,7 @@ class ConsoleSink:
 
     def _object(self, name: str) -> _Object:
         if name not in self.objects:
-            task = self.progress.add_task(name, rows=0, mb=0.0, rate=0.0) if self.progress else TaskID(-1)
+            task = self.progress.add_task(name, rows=0, mb=0.0, rate=0.0) if self.progress else _NO_TASK
             self.objects[name] = _Object(task)
         return self.objects[name]
 

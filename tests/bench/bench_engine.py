@@ -67,7 +67,8 @@ import os, sys, time
 from pathlib import Path
 from dativo_defs.config.loader import load_job
 from dativo_defs.engine.runner import run_job
-import dativo_defs.engine.sources.sql, dativo_defs.engine.targets.iceberg, pyiceberg.catalog.sql  # imports: start-up, not run time
+import dativo_defs.engine.sources.sql, dativo_defs.engine.targets.iceberg  # imports: start-up, not run time
+import dativo_defs.engine.targets.iceberg_catalog, dativo_defs.engine.targets.iceberg_journal  # (imported where used)
 job = Path(sys.argv[2]) / "job.yaml"
 job.write_text(f'''tenant_id: bench
 source: {{type: sqlite, batch_rows: %(batch)d, connection: {{database: "{sys.argv[1]}"}}, tables: [{{name: t}}]}}
@@ -98,7 +99,8 @@ import os, sys, time
 from pathlib import Path
 from dativo_defs.config.loader import load_job
 from dativo_defs.engine.runner import run_job
-import dativo_defs.engine.sources.sql, dativo_defs.engine.targets.iceberg, pyiceberg.catalog.sql  # imports: start-up
+import dativo_defs.engine.sources.sql, dativo_defs.engine.targets.iceberg  # imports: start-up, not run time
+import dativo_defs.engine.targets.iceberg_catalog, dativo_defs.engine.targets.iceberg_journal  # (imported where used)
 import adbc_driver_postgresql.dbapi
 job = Path(sys.argv[2]) / "job.yaml"
 job.write_text(f'''tenant_id: bench

@@ -12,10 +12,12 @@ seconds of the whole process (CPU/wall > 1 means more than one core busy), peak 
 read-back). Every path's output is
 read back (row count and sum of ids) and compared with the source.
 
-Fixed cost, fresh process wall time including imports (`python -c`), PostgreSQL, cursor `id`:
+Fixed cost, wall and CPU time of a fresh `dativo run --config JOB --json` process (imports included),
+PostgreSQL, cursor `id`, on the embedded catalog:
   incremental  10,000 new rows on a table of --inc-base rows already landed; floor: the plain
                `SELECT ... WHERE id > last` -> Parquet script in a fresh process
   no_new_rows  the same job again with nothing new; floor: the same plain script finding no rows
+  with --baseline, the other checkout's `dativo run` takes its own turn on the same table (new rows, then none)
 REST: a local paginated JSON API (offset paging, 1,000 records of 8 fields a page, --rest-rows records):
   floor    the plain requests -> `Table.from_pylist` -> ParquetWriter loop; dativo a `rest -> iceberg` job.
 The load average is printed before and after: figures are only comparable within one run.
@@ -104,7 +106,11 @@ from pathlib import Path
 import pyarrow.compute as pc
 from dativo_defs.config.loader import load_job
 from dativo_defs.engine.runner import run_job
-import dativo_defs.engine.sources.%(module)s, dativo_defs.engine.targets.iceberg, pyiceberg.catalog.sql  # start-up
+import dativo_defs.engine.sources.%(module)s, dativo_defs.engine.targets.iceberg  # start-up, not timed:
+try:  # the modules the write path imports where it uses them (pyiceberg, the catalog, the journal)
+    import dativo_defs.engine.targets.iceberg_catalog, dativo_defs.engine.targets.iceberg_journal
+except ImportError:  # a --baseline checkout from before the embedded sqlite3 catalog
+    import pyiceberg.catalog.sql
 job = Path(sys.argv[2]) / "job.yaml"
 job.write_text('''tenant_id: bench
 source: {type: %(type)s, batch_rows: %(batch)d, %(connection)s%(tables)s}
@@ -152,15 +158,6 @@ if table.num_rows:
 print("RESULT", table.num_rows)
 """
 
-INC_DATIVO = """
-import sys
-from pathlib import Path
-from dativo_defs.config.loader import load_job
-from dativo_defs.engine.runner import run_job
-result = run_job(load_job(Path(sys.argv[1])))
-assert result.status.value == "success", result.error
-print("RESULT", result.rows_written)
-"""
 
 
 REST_PAGE = 1_000
@@ -356,7 +353,7 @@ def _median(runs: list[dict]) -> dict:
 
 
 # -- fixed cost: incremental and no-new-rows runs ----------------------------------------------------------
-def fixed_cost(base_rows: int, repeat: int) -> dict:
+def fixed_cost(base_rows: int, repeat: int, baseline: Path | None = None) -> dict:
     import adbc_driver_postgresql.dbapi as adbc_pg
     url, _, _ = postgres_source(base_rows, name=f"dativo_inc_{base_rows}")
     with adbc_pg.connect(url, autocommit=True) as db, db.cursor() as cur:  # back to the base rows
@@ -365,37 +362,53 @@ def fixed_cost(base_rows: int, repeat: int) -> dict:
         job = Path(work) / "job.yaml"
         job.write_text(f'tenant_id: bench\nsource: {{type: postgres, dsn: "{url}", tables: [{{name: t}}], '
                        f'incremental: {{cursor_field: id}}}}\ntarget: {{type: iceberg}}\nlogging: {{level: WARNING}}\n')
-        env = {**os.environ, "PYTHONPATH": str(REPO), "DATIVO_HOME": f"{work}/home"}
+        env = {**os.environ, "DATIVO_HOME": f"{work}/home"}
 
-        def timed(code: str, *args: str) -> tuple[int, float, float]:
-            out = subprocess.run([sys.executable, "-c", TIMER, sys.executable, "-c", textwrap.dedent(code), *args],
-                                 capture_output=True, text=True, cwd=REPO, env=env, check=False)
+        def timed(command: list[str], code_dir: Path = REPO) -> tuple[int, float, float]:
+            out = subprocess.run([sys.executable, "-c", TIMER, *command], capture_output=True, text=True,
+                                 cwd=code_dir, env={**env, "PYTHONPATH": str(code_dir)}, check=False)
             text = out.stdout
-            if "RESULT" not in text:
-                raise RuntimeError(text[-2000:] + out.stderr[-2000:])
-            rows = int(text.split("RESULT")[1].split()[0])
             wall, cpu = text.split("WALL")[1].split()
-            return rows, float(wall), float(cpu)
+            results = [json.loads(line) for line in text.split("WALL")[0].splitlines()
+                       if line.strip().startswith('{"tenant_id"')]  # `dativo run --json`: the RunResult line
+            if results and results[-1]["status"] == "success":
+                return int(results[-1]["rows_written"]), float(wall), float(cpu)
+            if "RESULT" not in text:
+                raise RuntimeError(out.stdout[-2000:] + out.stderr[-2000:])
+            return int(text.split("RESULT")[1].split()[0]), float(wall), float(cpu)
 
-        first = timed(INC_DATIVO, str(job))
-        assert first[0] == base_rows, first
-        results: dict[str, list] = {"incremental": [], "incremental_floor": [], "no_new_rows": [],
-                                    "no_new_rows_floor": []}
-        last = base_rows
-        for _ in range(repeat):
+        def dativo(code_dir: Path = REPO) -> tuple[int, float, float]:
+            return timed([sys.executable, "-m", "dativo_defs.cli", "run", "--config", str(job), "--json"], code_dir)
+
+        def floor(last: int) -> tuple[int, float, float]:
+            return timed([sys.executable, "-c", textwrap.dedent(INC_FLOOR), url, str(last), work])
+
+        def add_rows(last: int) -> int:
             with adbc_pg.connect(url, autocommit=True) as db, db.cursor() as cur:
                 cur.execute(f"INSERT INTO t {PG_SELECT.format(n=last + 10_000)} OFFSET {last}")
-            floor = timed(INC_FLOOR, url, str(last), work)
-            run = timed(INC_DATIVO, str(job))
-            assert floor[0] == run[0] == 10_000, (floor, run)
-            last += 10_000
-            none_floor = timed(INC_FLOOR, url, str(last), work)
-            none = timed(INC_DATIVO, str(job))
-            assert none_floor[0] == none[0] == 0, (none_floor, none)
-            results["incremental"].append(run)
-            results["incremental_floor"].append(floor)
-            results["no_new_rows"].append(none)
-            results["no_new_rows_floor"].append(none_floor)
+            return last + 10_000
+
+        first = dativo()
+        assert first[0] == base_rows, first
+        sides = ["", "baseline_"] if baseline else [""]
+        results: dict[str, list] = {f"{side}{key}": [] for side in sides
+                                    for key in ("incremental", "no_new_rows")}
+        results.update(incremental_floor=[], no_new_rows_floor=[])
+        last = base_rows
+        for _ in range(repeat):  # interleaved: each side and the floor see the same load
+            for side in sides:
+                code_dir = baseline if side and baseline else REPO
+                last = add_rows(last)
+                if not side:
+                    results["incremental_floor"].append(floor(last - 10_000))
+                run = dativo(code_dir)
+                assert run[0] == 10_000, (side, run)
+                if not side:
+                    results["no_new_rows_floor"].append(floor(last))
+                none = dativo(code_dir)
+                assert none[0] == 0, (side, none)
+                results[f"{side}incremental"].append(run)
+                results[f"{side}no_new_rows"].append(none)
         from pyiceberg.catalog import load_catalog
         table = load_catalog("dativo", type="sql", uri=f"sqlite:///{work}/home/catalog.db",
                              warehouse=Path(f"{work}/home/warehouse").as_uri()).load_table("bench.t")
@@ -424,7 +437,7 @@ def main() -> None:
     args.data_dir.mkdir(parents=True, exist_ok=True)
     report: dict = {"loadavg_start": loadavg(), "cpus": os.cpu_count()}
     if args.inc_repeat:
-        report["fixed_cost"] = fixed_cost(args.inc_base, args.inc_repeat)
+        report["fixed_cost"] = fixed_cost(args.inc_base, args.inc_repeat, args.baseline)
         print(json.dumps(report["fixed_cost"]), file=sys.stderr)
     for rows in args.rows:
         for kind in args.sources:

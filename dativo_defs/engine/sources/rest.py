@@ -186,8 +186,9 @@ class RestSource(Source):
         columns, size = _Columns(stream.object), self.config.batch_rows
         rows: list[dict[str, Any]] = []
         for page in self._guarded(pages, stream.object, resource.path):
-            records = (r if isinstance(r, dict) else {"value": r} for r in page)
-            rows.extend(r for r in records if window is None or window.admits(r.get(resource.cursor_field or "")))
+            records = [r if isinstance(r, dict) else {"value": r} for r in page]
+            rows.extend(records if window is None else
+                        (r for r in records if window.admits(r.get(resource.cursor_field or ""))))
             while len(rows) >= size:
                 yield from _nonempty(columns.batch(rows[:size]), window)
                 del rows[:size]
@@ -228,7 +229,9 @@ class RestSource(Source):
 
 def _decoding_once(send: Any) -> Any:
     """Wrap a session's `send` so that each response's body is JSON-decoded once: dlt's client decodes it for the
-    records and again in the paginator (cursor, total, has_more), which doubled the decoding time of a page."""
+    records and again in the paginator (cursor, total, has_more), which doubled the decoding time of a page.
+    (orjson was measured 1.3x faster on the benchmark's pages but reads integers beyond 64 bits as floats,
+    silently rounding them: requests' decoder stays.)"""
     def send_once(request: Any, **kwargs: Any) -> Any:
         response = send(request, **kwargs)
         decode = response.json
@@ -272,12 +275,20 @@ class _Columns:
         self.types: dict[str, pa.DataType | None] = {}
 
     def batch(self, records: list[dict[str, Any]]) -> pa.RecordBatch:
+        seen = self.types.keys()
+        known_only = bool(self.types)
         for record in records:
-            for key in record:
-                self.types.setdefault(key, None)
+            if not seen >= record.keys():  # a set comparison in C; a new key is rare
+                known_only = False
+                for key in record:
+                    self.types.setdefault(key, None)
+        if known_only and None not in self.types.values():
+            typed = self._typed(records)
+            if typed is not None:
+                return typed
         arrays = []
         for column, known in self.types.items():
-            values = [record.get(column) for record in records]
+            values = [record.get(column) for record in records]  # measured faster than a zip(*...) transpose
             try:  # one pass over the values; nested ones (rare) are turned into JSON text in a second
                 array = self._array(column, values, known)
             except ContractViolationError:
@@ -288,6 +299,16 @@ class _Columns:
             arrays.append(array)
             self.types[column] = array.type
         return pa.RecordBatch.from_arrays(arrays, names=list(self.types))
+
+    def _typed(self, records: list[dict[str, Any]]) -> pa.RecordBatch | None:
+        """Once every column's type is fixed and no record brings a new key: all columns in one conversion in
+        C++ (about half the time of a Python list per column). None when a value does not fit its column's type:
+        the column-by-column path then applies the same rules as for the first batch (text, or a violation)."""
+        struct = pa.struct([pa.field(name, t) for name, t in self.types.items() if t is not None])
+        try:
+            return pa.RecordBatch.from_struct_array(pa.array(records, type=struct))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            return None
 
     def _array(self, column: str, values: list[Any], known: pa.DataType | None) -> pa.Array:
         if known is None:

@@ -7,75 +7,59 @@ state is still the one the run read. Another job's (or engine's) commit in betwe
 transient with nothing committed and its files deleted, and the orchestrator's retry continues from the new
 state. A run with no rows and an unchanged state commits nothing.
 
-Embedded default: a SQL catalog in a SQLite file under DATIVO_HOME with a local warehouse. Any pyiceberg
+Embedded default: a SQL catalog in a SQLite file under DATIVO_HOME with a local warehouse, through sqlite3
+(iceberg_catalog: pyiceberg's SqlCatalog layout without SQLAlchemy's start-up cost). Any pyiceberg
 catalog (SQL on PostgreSQL, REST: Nessie, Polaris, Lakekeeper, Glue REST) is a matter of configuration.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-from pyiceberg.catalog import Catalog, load_catalog
-from pyiceberg.exceptions import CommitFailedException, NoSuchTableError
-from pyiceberg.expressions import AlwaysTrue
-from pyiceberg.io import FileIO, InputFile, OutputFile
-from pyiceberg.table import Table
-from pyiceberg.table.snapshots import ancestors_of
-from pyiceberg.transforms import (
-    BucketTransform,
-    DayTransform,
-    HourTransform,
-    IdentityTransform,
-    MonthTransform,
-    Transform,
-    TruncateTransform,
-    YearTransform,
-)
 
 from ...config.paths import resolve_relative
 from ...config.targets import IcebergTarget as IcebergConfig
 from ...config.targets import WriteMode
 from ..errors import CommitConflictError, ConcurrentRunError, ConfigurationError
 from ..sources.base import State, Stream
-from . import iceberg_state
+from . import iceberg_probe, iceberg_state
 from .base import RUN_ID_KEY, STATE_JOB_KEY, CommitInfo, Target, WriteRequest
-from .iceberg_journal import Journal, sweep
-from .iceberg_maintenance import migrate_states, referenced_files
 from .iceberg_state import CommittedState, property_key, transaction_without_retries
-from .parquet_writer import GROUP_BYTES, GROUP_ROWS, RowGroupWriter
+
+# pyiceberg (and what imports it: the catalog, the journal, maintenance) is imported where it is used, not here:
+# a run that finds no new rows on the embedded catalog never needs it (iceberg_probe), and it costs ~0.3 s.
+if TYPE_CHECKING:
+    from pyiceberg.catalog import Catalog
+    from pyiceberg.table import Table
+    from pyiceberg.transforms import Transform
+
+    from .iceberg_journal import RecordingIO
 
 log = logging.getLogger(__name__)
 PARTITIONED_CHUNK_ROWS = 500_000  # pyiceberg's partitioned writer takes a table: chunks of this many rows
 TARGET_FILE_BYTES = 512 * 1024 * 1024  # Iceberg's write.target-file-size-bytes default
-TRANSFORMS: dict[str, Callable[[int | None], Transform[Any, Any]]] = {
-    "identity": lambda w: IdentityTransform(), "year": lambda w: YearTransform(), "month": lambda w: MonthTransform(),
-    "day": lambda w: DayTransform(), "hour": lambda w: HourTransform(),
-    "bucket": lambda w: BucketTransform(w or 16), "truncate": lambda w: TruncateTransform(w or 8)}
+# The embedded default: pyiceberg's SQL catalog layout in DATIVO_HOME/catalog.db, without SQLAlchemy (iceberg_catalog)
+EMBEDDED_CATALOG = "dativo"
+EMBEDDED_CATALOG_IMPL = "dativo_defs.engine.targets.iceberg_catalog.EmbeddedCatalog"
+PY_CATALOG_IMPL = "py-catalog-impl"
 
 
-class RecordingIO(FileIO):
-    """Delegates to the table's FileIO and journals every file before it is written, so a failed commit can
-    delete them (`journal.roll_back()`), and a later run can if this one is killed first."""
+def partition_transform(name: str, width: int | None) -> Transform[Any, Any]:
+    """The pyiceberg transform of a partitioning entry of the target config."""
+    from pyiceberg import transforms
 
-    def __init__(self, inner: FileIO, journal: Journal):
-        super().__init__(inner.properties)
-        self.inner = inner
-        self.journal = journal
-
-    def new_input(self, location: str) -> InputFile:
-        return self.inner.new_input(location)
-
-    def new_output(self, location: str) -> OutputFile:
-        self.journal.add(location)
-        return self.inner.new_output(location)
-
-    def delete(self, location: str | InputFile | OutputFile) -> None:
-        self.inner.delete(location)
+    made: dict[str, Callable[[], Transform[Any, Any]]] = {
+        "identity": transforms.IdentityTransform, "year": transforms.YearTransform,
+        "month": transforms.MonthTransform, "day": transforms.DayTransform, "hour": transforms.HourTransform,
+        "bucket": lambda: transforms.BucketTransform(width or 16),
+        "truncate": lambda: transforms.TruncateTransform(width or 8)}
+    return made[name]()
 
 
 def catalog_properties(config: IcebergConfig, home: Path, base_dir: Path) -> tuple[str, dict[str, str]]:
@@ -83,8 +67,9 @@ def catalog_properties(config: IcebergConfig, home: Path, base_dir: Path) -> tup
     catalog = config.catalog
     if catalog is None:
         home.mkdir(parents=True, exist_ok=True)
-        return "dativo", {"type": "sql", "uri": f"sqlite:///{home / 'catalog.db'}?timeout=30",
-                          "warehouse": (home / "warehouse").as_uri()}
+        return EMBEDDED_CATALOG, {PY_CATALOG_IMPL: EMBEDDED_CATALOG_IMPL,
+                                  "uri": f"sqlite:///{home / 'catalog.db'}?timeout=30",
+                                  "warehouse": (home / "warehouse").as_uri()}
     props = {"type": catalog.type, **catalog.properties}
     if catalog.uri:
         props["uri"] = catalog.uri
@@ -121,11 +106,15 @@ class IcebergTarget(Target):
 
     def __init__(self, config: IcebergConfig, tenant_id: str, job_name: str, home: Path, base_dir: Path):
         super().__init__(config, tenant_id, job_name, home, base_dir)
-        name, props = catalog_properties(config, home, base_dir)
-        self.catalog: Catalog = _load_catalog(name, props)
+        self.catalog_name, self.catalog_props = catalog_properties(config, home, base_dir)
         self.namespace = config.namespace or tenant_id
         self._read: dict[str, CommittedState] = {}  # table -> the committed state this run read (the fence)
         self._orphans: dict[str, int] = {}  # table -> files of dead runs deleted when the state was read
+
+    @functools.cached_property
+    def catalog(self) -> Catalog:
+        """The pyiceberg catalog, built once per target, on first use."""
+        return _load_catalog(self.catalog_name, self.catalog_props)
 
     def table_name(self, stream: Stream) -> str:
         return f"{self.namespace}.{self.config.table_prefix}{stream.object}"
@@ -133,6 +122,15 @@ class IcebergTarget(Target):
     # -- state -------------------------------------------------------------------------------------------
     def read_state(self, stream: Stream) -> State | None:
         name = self.table_name(stream)
+        probed = self._probe(name)
+        if probed is not None:
+            self._read[name] = probed
+            return probed.state
+        from pyiceberg.exceptions import NoSuchTableError
+
+        from .iceberg_journal import sweep
+        from .iceberg_maintenance import migrate_states, referenced_files
+
         try:
             table = self.catalog.load_table(name)
         except NoSuchTableError:
@@ -147,8 +145,33 @@ class IcebergTarget(Target):
         self._read[name] = committed
         return committed.state
 
+    def _probe(self, name: str) -> CommittedState | None:
+        """The job's committed state read straight from the embedded catalog's files, without pyiceberg, when
+        that is all `read_state` would do: the table exists, carries the job's state property, and has no write
+        journals to sweep (so the sweep would find nothing). None: take the full path."""
+        if self.catalog_props.get(PY_CATALOG_IMPL) != EMBEDDED_CATALOG_IMPL:
+            return None
+        namespace, table_name = name.rsplit(".", 1)
+        try:
+            location = iceberg_probe.metadata_location(self.catalog_props["uri"], self.catalog_name, namespace,
+                                                       table_name)
+            metadata = iceberg_probe.table_metadata(location) if location else None
+        except (OSError, ValueError) as exc:  # e.g. a metadata file removed meanwhile: the full path decides
+            log.debug("probe of %s declined (%s); loading the table", name, exc)
+            return None
+        if metadata is None:
+            return None
+        table_dir = iceberg_probe.local_path(str(metadata.get("location", "")))
+        if not table_dir or iceberg_probe.has_journals(table_dir):
+            return None
+        return iceberg_state.from_properties(metadata.get("properties") or {}, self.job_key)
+
     # -- write -------------------------------------------------------------------------------------------
     def write(self, request: WriteRequest) -> CommitInfo:
+        from pyiceberg.exceptions import CommitFailedException
+
+        from .iceberg_journal import Journal, RecordingIO
+
         name = self.table_name(request.stream)
         read = self._read.get(name) or CommittedState(None, None)
         table = self._table_for(request.stream, request.schema)
@@ -179,6 +202,8 @@ class IcebergTarget(Target):
     def _commit(self, table: Table, request: WriteRequest, staged: _Staged, read: CommittedState,
                 state: State | None, recorder: RecordingIO) -> Table:
         """The fenced commit loop: rebase onto other writers' commits, never onto this job's."""
+        from pyiceberg.exceptions import CommitFailedException
+
         name = self.table_name(request.stream)
         state_property = {property_key(self.job_key): read.property_value(request.run_id, state)}
         for attempt in range(self.config.commit_retries + 1):
@@ -246,6 +271,8 @@ class IcebergTarget(Target):
 
     def _apply(self, tx: Any, table: Table, request: WriteRequest, staged: _Staged) -> None:
         """Build the run's snapshot in `tx` (on the table version of this attempt)."""
+        from pyiceberg.expressions import AlwaysTrue
+
         props = {STATE_JOB_KEY: self.job_key, RUN_ID_KEY: request.run_id}
         if staged.schema is not None:
             _evolve(tx, staged.schema)
@@ -276,15 +303,17 @@ class IcebergTarget(Target):
     def _table_for(self, stream: Stream, schema: pa.Schema) -> Table:
         """Load the table, or create it with its partition spec in one commit. N first runs at once race to
         create it: the losers load the winner's table (a race is not an error)."""
+        from pyiceberg.exceptions import NoSuchTableError
+
         name = self.table_name(stream)
+        try:
+            return self.catalog.load_table(name)  # the usual case: no namespace round trip
+        except NoSuchTableError:
+            pass
         try:
             self.catalog.create_namespace_if_not_exists(self.namespace)
         except Exception:  # noqa: BLE001 - another run created it first (IntegrityError on SQL catalogs)
             self.catalog.load_namespace_properties(self.namespace)
-        try:
-            return self.catalog.load_table(name)
-        except NoSuchTableError:
-            pass
         try:
             tx = self.catalog.create_table_transaction(
                 name, schema=schema, location=self.config.table_location(f"{self.config.table_prefix}{stream.object}"),
@@ -293,7 +322,7 @@ class IcebergTarget(Target):
                 with tx.update_spec() as spec:
                     for field_config in self.config.partitioning:
                         spec.add_field(field_config.column,
-                                       TRANSFORMS[field_config.transform](field_config.width))
+                                       partition_transform(field_config.transform, field_config.width))
             tx.commit_transaction()
         except Exception as exc:  # noqa: BLE001 - lost the creation race: load the winner's table
             try:
@@ -306,6 +335,8 @@ class IcebergTarget(Target):
 def _load_catalog(name: str, props: dict[str, str]) -> Catalog:
     """A SQL catalog creates its own tables on first use; N first runs at once race to do so, and the losers
     see "table ... already exists": the tables are there, so load again."""
+    from pyiceberg.catalog import load_catalog
+
     try:
         return load_catalog(name, **props)
     except Exception as exc:
@@ -351,6 +382,8 @@ def _write_parquet_files(table: Table, request: WriteRequest) -> tuple[list[str]
     """Stream the batches into uniquely named Parquet files under the table's data location (via table.io,
     so a RecordingIO journals them for cleanup). Rolls to a new file every TARGET_FILE_BYTES and whenever the
     batches' schema widens. Returns the files, the widest schema seen and the row count."""
+    from .parquet_writer import GROUP_BYTES, GROUP_ROWS, RowGroupWriter
+
     properties = table.metadata.properties
     codec = properties.get("write.parquet.compression-codec", "zstd")
     group_bytes = int(properties.get("write.parquet.row-group-size-bytes", GROUP_BYTES))
@@ -421,6 +454,8 @@ def _last_per_key(data: pa.Table, keys: list[str]) -> pa.Table:
 
 
 def _commit_info(name: str, table: Table, before: int | None, run_id: str, orphans_removed: int) -> CommitInfo:
+    from pyiceberg.table.snapshots import ancestors_of
+
     info = CommitInfo(table=name, orphans_removed=orphans_removed)
     for snapshot in ancestors_of(table.current_snapshot(), table.metadata):
         if snapshot.snapshot_id == before:

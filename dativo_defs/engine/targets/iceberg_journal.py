@@ -33,12 +33,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote
 
-from pyiceberg.io import FileIO
+from pyiceberg.io import FileIO, InputFile, OutputFile
 from pyiceberg.io.pyarrow import PyArrowFileIO
 from pyiceberg.table import Table
 
+from .iceberg_probe import JOURNAL_DIR
+
 log = logging.getLogger(__name__)
-JOURNAL_DIR = "dativo-inflight"
 OTHER_HOST_GRACE_SECONDS = 24 * 3600
 HOST = socket.gethostname()
 _OWNER, _FILE, _EXTERNAL = "owner-", "f-", "x-"
@@ -97,6 +98,26 @@ class Journal:
         if "failed" not in outcomes:
             self.discard()
         return outcomes.count("deleted")
+
+
+class RecordingIO(FileIO):
+    """Delegates to the table's FileIO and journals every file before it is written, so a failed commit can
+    delete them (`journal.roll_back()`), and a later run can if this one is killed first."""
+
+    def __init__(self, inner: FileIO, journal: Journal):
+        super().__init__(inner.properties)
+        self.inner = inner
+        self.journal = journal
+
+    def new_input(self, location: str) -> InputFile:
+        return self.inner.new_input(location)
+
+    def new_output(self, location: str) -> OutputFile:
+        self.journal.add(location)
+        return self.inner.new_output(location)
+
+    def delete(self, location: str | InputFile | OutputFile) -> None:
+        self.inner.delete(location)
 
 
 @dataclass

@@ -17,15 +17,16 @@ once (migration, losing nothing).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from pyiceberg.table import Table, Transaction
-from pyiceberg.table.metadata import TableMetadata
-from pyiceberg.table.snapshots import ancestors_of
+from typing import TYPE_CHECKING, Any
 
 from ..sources.base import State
 from .base import STATE_JOB_KEY, STATE_KEY
+
+if TYPE_CHECKING:  # imported where used: the no-new-rows probe reads states without loading pyiceberg
+    from pyiceberg.table import Table, Transaction
+    from pyiceberg.table.metadata import TableMetadata
 
 PROPERTY_PREFIX = "dativo.state."
 
@@ -47,11 +48,19 @@ class CommittedState:
         return json.dumps({"run_id": run_id, "state": state}, sort_keys=True, separators=(",", ":"))
 
 
+def from_properties(properties: Mapping[str, str], job_key: str) -> CommittedState | None:
+    """The job's state from its table property; None when the table has none for the job."""
+    raw = properties.get(property_key(job_key))
+    if raw is None:
+        return None
+    value = json.loads(raw)
+    return CommittedState(value.get("state"), value.get("run_id"))
+
+
 def read(metadata: TableMetadata, job_key: str) -> CommittedState:
-    raw = metadata.properties.get(property_key(job_key))
-    if raw is not None:
-        value = json.loads(raw)
-        return CommittedState(value.get("state"), value.get("run_id"))
+    committed = from_properties(metadata.properties, job_key)
+    if committed is not None:
+        return committed
     legacy = _from_summaries(metadata, job_key)
     if legacy is not None:
         return CommittedState(legacy, None, legacy=True)
@@ -81,6 +90,8 @@ def jobs_with_summary_state(table: Table) -> dict[str, State | None]:
 
 def _from_summaries(metadata: TableMetadata, job_key: str) -> State | None:
     """The newest snapshot of the main branch written by this job carries its state (the older layout)."""
+    from pyiceberg.table.snapshots import ancestors_of
+
     current = metadata.current_snapshot()
     if current is None:
         return None
@@ -100,6 +111,8 @@ def transaction_without_retries(table: Table) -> Transaction:
     """A transaction whose commit fails at once on a concurrent update instead of rebasing inside pyiceberg
     (`commit.retry.num-retries` read from a private view of the metadata; the table's own property, which other
     engines honour, is left alone): dativo's own loop re-checks the fence before every rebase."""
+    from pyiceberg.table import Table
+
     view = Table(table._identifier,  # noqa: SLF001 - pyiceberg has no public constructor for a view
                  table.metadata.model_copy(update={"properties": {**table.metadata.properties,
                                                                   "commit.retry.num-retries": "0"}}),
