@@ -19,6 +19,9 @@ from .modes import airflow_owns_retries, make_operator
 from .settings import START_DATE, ExecutionMode
 from .timetable import DativoCronTimetable
 
+STALE_TAG = "dativo:stale-manifest"
+MISSING_TAG = "dativo:no-manifest"
+PLACEHOLDER_DAG_ID = "dativo_manifest_missing"
 PAUSED_TEXT = {"disabled": "disabled in the runner file (enabled: false)",
                "owned_elsewhere": "owned by dagster: defined here but paused, so it never runs twice"}
 
@@ -51,7 +54,8 @@ def retry_kwargs(task: TaskSpec, mode: ExecutionMode) -> dict[str, Any]:
             "retry_policy": ExactCurveRetryPolicy(task)}
 
 
-def render_dag(spec: DagSpec, mode: ExecutionMode) -> DAG:
+def render_dag(spec: DagSpec, mode: ExecutionMode, notice: str | None = None) -> DAG:
+    """`notice`: the manifest is stale (parse.py); the DAG is tagged and its doc says what changed."""
     description = spec.description + (f" — paused: {PAUSED_TEXT.get(spec.paused_reason, spec.paused_reason)}"
                                       if spec.paused else "")
     # No start_date on cron DAGs: the timetable starts from "now" (see timetable.py).
@@ -59,8 +63,10 @@ def render_dag(spec: DagSpec, mode: ExecutionMode) -> DAG:
     dag = DAG(
         dag_id=spec.dag_id, description=description[:1000], schedule=timetable(spec),
         start_date=start_date, catchup=False,
-        max_active_runs=spec.max_active_runs, is_paused_upon_creation=spec.paused, tags=airflow_tags(spec),
-        doc_md=f"Rendered by dativo from the Dagster definitions (owner: {spec.owner}).\n\n{description}",
+        max_active_runs=spec.max_active_runs, is_paused_upon_creation=spec.paused,
+        tags=airflow_tags(spec) + ([STALE_TAG] if notice else []),
+        doc_md=(f"**Stale:** {notice}\n\n" if notice else "")
+        + f"Rendered by dativo from the Dagster definitions (owner: {spec.owner}).\n\n{description}",
         auto_register=False,
     )
     operators = {}
@@ -71,3 +77,9 @@ def render_dag(spec: DagSpec, mode: ExecutionMode) -> DAG:
         for upstream in task.upstream:
             operators[upstream] >> operators[task.task_id]
     return dag
+
+
+def placeholder_dag(notice: str) -> DAG:
+    """Stands in for the DAGs while no manifest has been compiled: its doc says what to run."""
+    return DAG(dag_id=PLACEHOLDER_DAG_ID, description=notice[:1000], schedule=None, catchup=False,
+               is_paused_upon_creation=True, tags=[MISSING_TAG], doc_md=notice, auto_register=False)
