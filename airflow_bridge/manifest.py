@@ -131,8 +131,9 @@ def changes(stamp: Stamp) -> list[str]:
             found.append(f"{kind}: {path}")
     for pattern, matched in stamp.patterns.items():
         before, after = set(matched), set(now.patterns[pattern])
-        found += [f"new match of {pattern}: {p}" for p in sorted(after - before)]
-        found += [f"no longer matches {pattern}: {p}" for p in sorted(before - after)]
+        shown = os.path.normpath(pattern)
+        found += [f"new match of {shown}: {os.path.normpath(p)}" for p in sorted(after - before)]
+        found += [f"no longer matches {shown}: {os.path.normpath(p)}" for p in sorted(before - after)]
     if now.variables_digest != stamp.variables_digest:
         found.append(f"environment: one of {', '.join(stamp.variables)} changed")
     if now.code_digest != stamp.code_digest:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from dataclasses import dataclass
 
 from . import background
@@ -24,6 +25,16 @@ from .settings import AUTO_COMPILE_ENV, auto_compile, compile_wait_seconds, mani
 log = logging.getLogger(__name__)
 COMMAND = "dativo airflow compile"
 SHOWN_CHANGES = 10
+
+
+class ManifestWarning(UserWarning):
+    """The DAGs of this parse may not match the configs: the manifest is stale or missing."""
+
+
+def _report(notice: str) -> None:
+    """In the parse log, and as a warning Airflow's DagBag captures and counts for the file."""
+    log.warning("%s", notice)
+    warnings.warn(notice, ManifestWarning, stacklevel=2)
 
 
 @dataclass
@@ -38,7 +49,7 @@ def manifest_for_parse() -> ParseView:
         manifest = _compile_while_waiting()
         if manifest is None:
             notice = _missing_notice()
-            log.warning("%s", notice)
+            _report(notice)
             return ParseView(None, notice)
     changed = changes(manifest.stamp)
     if not changed:
@@ -47,7 +58,7 @@ def manifest_for_parse() -> ParseView:
     if started:
         background.start()
     notice = _stale_notice(manifest, changed, started)
-    log.warning("%s", notice)
+    _report(notice)
     return ParseView(manifest, notice)
 
 

@@ -1,7 +1,8 @@
-"""The manifest fingerprint sees paths that do not exist yet, and a DAG-file parse never hangs on hostile files.
+"""The manifest's stamp sees paths that do not exist yet, and a DAG-file parse never hangs on hostile files.
 
-Every import of the dags file is a fresh process (as Airflow's parser is) with a timeout: a hang fails the test
-instead of blocking the suite.
+Every parse of the dags file is a fresh process (as Airflow's parser is) with a timeout: a hang fails the test
+instead of blocking the suite. The first parse of each project finds no manifest and compiles it in a
+background process while it waits (parse.py); later ones only read it.
 """
 
 from __future__ import annotations
@@ -10,13 +11,8 @@ import os
 
 import pytest
 
-from tests.airflow.helpers import AirflowEnv, make_airflow_env, snapshot_code
+from tests.airflow.helpers import AirflowEnv, compile_manifest, make_airflow_env, parse_dags, snapshot_code
 
-IMPORT_DAGS = """
-import json, sys
-import airflow_bridge.dags as dags
-print(json.dumps(dict(dagster_imported="dagster" in sys.modules, dags=sorted(dags.__all__))))
-"""
 ALL_DAGS = ["acme__orders_rebuild_job", "acme_customers", "acme_orders_hourly", "globex_catalog_daily",
             "globex_events", "initech_invoices_nightly", "initech_tickets"]
 
@@ -28,35 +24,36 @@ def env(tmp_path) -> AirflowEnv:
     return env
 
 
-def _import(env: AirflowEnv) -> dict:
-    return env.json_from(IMPORT_DAGS, timeout=90)
+def _dags(env: AirflowEnv, **extra: str) -> tuple[list[str], bool]:
+    """The DAG ids one parse serves, and whether it reported them stale."""
+    dags, _ = parse_dags(env, **extra)
+    return sorted(dags), any(d["stale"] for d in dags.values())
 
 
-def test_creating_a_missing_contract_file_rebuilds(env):
+def test_creating_a_missing_contract_file_is_a_change(env):
     contract = env.project / "jobs/acme/contracts/orders.yaml"
     text = contract.read_text()
     contract.unlink()
-    first = _import(env)
     # both acme order jobs use that contract
-    assert first["dags"] == [d for d in ALL_DAGS if d not in ("acme_orders_hourly", "acme__orders_rebuild_job")]
-    assert not _import(env)["dagster_imported"], "unchanged inputs are served from the manifest"
+    assert _dags(env) == ([d for d in ALL_DAGS if d not in ("acme_orders_hourly", "acme__orders_rebuild_job")], False)
     contract.write_text(text)
-    created = _import(env)
-    assert created["dagster_imported"] and created["dags"] == ALL_DAGS
+    assert f"created: {contract}" in compile_manifest(env, "--check", expect=1)
+    compile_manifest(env)
+    assert _dags(env) == (ALL_DAGS, False)
 
 
-def test_creating_a_missing_job_file_rebuilds(env):
+def test_creating_a_missing_job_file_is_a_change(env):
     runner = env.runner.read_text()
     env.runner.write_text(runner.replace("config: ../jobs/initech/tickets.yaml", "config: ../later/tickets.yaml"))
-    first = _import(env)
     manual = "initech__tickets_job"  # no schedule runs initech/tickets now: runner.jobs defines it for manual runs
-    assert first["dags"] == sorted([d for d in ALL_DAGS if d != "initech_tickets"] + [manual])
-    assert not _import(env)["dagster_imported"]
-    (env.project / "later").mkdir()  # outside the runner.jobs glob (../jobs/*/*.yaml): only the fingerprint sees it
-    (env.project / "later/tickets.yaml").write_text(
-        (env.project / "jobs/initech/tickets.yaml").read_text().replace("tenant_id: initech", "tenant_id: later"))
-    created = _import(env)
-    assert created["dagster_imported"] and created["dags"] == sorted(ALL_DAGS + [manual])
+    assert _dags(env) == (sorted([d for d in ALL_DAGS if d != "initech_tickets"] + [manual]), False)
+    (env.project / "later").mkdir()  # outside the runner.jobs glob (../jobs/*/*.yaml): only the stamp sees it
+    later = env.project / "later/tickets.yaml"
+    later.write_text((env.project / "jobs/initech/tickets.yaml").read_text().replace("tenant_id: initech",
+                                                                                     "tenant_id: later"))
+    assert f"created: {later}" in compile_manifest(env, "--check", expect=1)
+    compile_manifest(env)
+    assert _dags(env) == (sorted(ALL_DAGS + [manual]), False)
 
 
 def test_symlink_loops_under_a_recursive_jobs_glob_do_not_hang_the_parse(env):
@@ -64,15 +61,15 @@ def test_symlink_loops_under_a_recursive_jobs_glob_do_not_hang_the_parse(env):
     env.runner.write_text(runner.replace('jobs: ["../jobs/*/*.yaml"]', 'jobs: ["../jobs/**/*.yaml"]'))
     os.symlink("..", env.project / "jobs/acme/loop")
     os.symlink(str(env.project / "jobs"), env.project / "jobs/globex/data/again")
-    assert _import(env)["dags"] == ALL_DAGS
-    assert not _import(env)["dagster_imported"], "the fingerprint walk is loop-safe too"
+    assert _dags(env) == (ALL_DAGS, False)
+    assert _dags(env) == (ALL_DAGS, False), "the stamp's walk is loop-safe too"
 
 
 def test_a_job_file_replaced_by_a_fifo_does_not_block_the_parse(env):
-    assert _import(env)["dags"] == ALL_DAGS  # the manifest exists; its fingerprint now meets the FIFO
+    assert _dags(env) == (ALL_DAGS, False)  # the manifest exists; its stamp check now meets the FIFO
     tickets = env.project / "jobs/initech/tickets.yaml"
     tickets.unlink()
     os.mkfifo(tickets)
-    rebuilt = _import(env)
-    assert rebuilt["dagster_imported"] and rebuilt["dags"] == [d for d in ALL_DAGS if d != "initech_tickets"]
-    assert not _import(env)["dagster_imported"]
+    assert _dags(env, DATIVO_AIRFLOW_AUTO_COMPILE="false") == (ALL_DAGS, True), "the last good DAGs, reported stale"
+    compile_manifest(env)
+    assert _dags(env) == ([d for d in ALL_DAGS if d != "initech_tickets"], False)
