@@ -9,6 +9,7 @@ One compile runs at a time per runner file (an flock on `manifest-*.lock`); at m
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import os
 import tempfile
@@ -59,13 +60,35 @@ def compile_if_stale() -> str:
         turn.enter_context(_flock(manifest_path(".lock"), blocking=True))
     with turn:  # the compile lock is ours and the queue slot free again for the next change
         manifest = read_manifest()
-        if manifest is not None and not changes(manifest.stamp):
+        changed = ["no manifest"] if manifest is None else changes(manifest.stamp)
+        if not changed:
             return "the manifest is current"
-        manifest = _compile_and_write()
+        failed = manifest_path(".failed")
+        try:
+            manifest = _compile_and_write()
+        except BaseException:
+            failed.write_text(change_key(changed))  # parses stop starting compiles until the inputs change again
+            raise
         return f"compiled {len(manifest.dags)} DAG(s) from {len(manifest.stamp.files)} file(s)"
 
 
+def change_key(changed: list[str]) -> str:
+    """Identifies one set of changes since the last good compile (see last_compile_failed)."""
+    return hashlib.sha256("\n".join(changed).encode()).hexdigest()
+
+
+def last_compile_failed(changed: list[str]) -> bool:
+    """Whether a background compile already failed on exactly these changes: then a parse does not start another
+    one every 30 s (at 5,000 jobs each costs a core for half a minute); a new change, or `dativo airflow compile`,
+    tries again."""
+    try:
+        return manifest_path(".failed").read_text() == change_key(changed)
+    except OSError:
+        return False
+
+
 def _compile_and_write() -> Manifest:
+    """Build the Dagster definitions, compile them, write the manifest atomically; clears a failure mark."""
     from dativo_defs.config.loader import load_project
     from dativo_defs.config.paths import runner_config_path
     from dativo_defs.definitions import build_definitions
@@ -79,6 +102,7 @@ def _compile_and_write() -> Manifest:
     with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
         handle.write(manifest.to_json())
     os.replace(handle.name, path)
+    manifest_path(".failed").unlink(missing_ok=True)
     return manifest
 
 

@@ -18,7 +18,7 @@ import warnings
 from dataclasses import dataclass
 
 from . import background
-from .cache import read_manifest
+from .cache import last_compile_failed, read_manifest
 from .manifest import Manifest, changes
 from .settings import AUTO_COMPILE_ENV, auto_compile, compile_wait_seconds, manifest_path
 
@@ -46,34 +46,36 @@ class ParseView:
 def manifest_for_parse() -> ParseView:
     manifest = read_manifest()
     if manifest is None:
-        manifest = _compile_while_waiting()
+        manifest, failed = _compile_while_waiting()
         if manifest is None:
-            notice = _missing_notice()
+            notice = _missing_notice(failed)
             _report(notice)
             return ParseView(None, notice)
     changed = changes(manifest.stamp)
     if not changed:
         return ParseView(manifest)
-    started = auto_compile()
+    failed = last_compile_failed(changed)
+    started = auto_compile() and not failed
     if started:
         background.start()
-    notice = _stale_notice(manifest, changed, started)
+    notice = _stale_notice(manifest, changed, started, failed)
     _report(notice)
     return ParseView(manifest, notice)
 
 
-def _compile_while_waiting() -> Manifest | None:
+def _compile_while_waiting() -> tuple[Manifest | None, bool]:
+    """The manifest a compile started now wrote within the wait, and whether that compile failed."""
     if not auto_compile():
-        return None
+        return None, False
     child = background.start()
     deadline = time.monotonic() + compile_wait_seconds(_import_timeout())
     while time.monotonic() < deadline:
         if child.poll() is not None:  # done (or it found a compile already queued: then keep waiting for that)
             manifest = read_manifest()
             if manifest is not None or child.returncode:
-                return manifest
+                return manifest, bool(child.returncode)
         time.sleep(0.1)
-    return read_manifest()
+    return read_manifest(), False
 
 
 def _import_timeout() -> float | None:
@@ -85,16 +87,24 @@ def _import_timeout() -> float | None:
         return None
 
 
-def _stale_notice(manifest: Manifest, changed: list[str], started: bool) -> str:
+def _stale_notice(manifest: Manifest, changed: list[str], started: bool, failed: bool) -> str:
     shown = "; ".join(changed[:SHOWN_CHANGES]) + (f"; and {len(changed) - SHOWN_CHANGES} more"
                                                   if len(changed) > SHOWN_CHANGES else "")
-    action = (f"a background compile was started (log: {manifest_path('.compile.log')}); to compile now, run "
-              f"`{COMMAND}`" if started else f"run `{COMMAND}` ({AUTO_COMPILE_ENV}=false)")
+    compile_log = manifest_path(".compile.log")
+    if failed:
+        action = f"the background compile of these changes failed (see {compile_log}); run `{COMMAND}`"
+    elif started:
+        action = f"a background compile was started (log: {compile_log}); to compile now, run `{COMMAND}`"
+    else:
+        action = f"run `{COMMAND}` ({AUTO_COMPILE_ENV}=false)"
     return (f"dativo: the Airflow manifest {manifest_path()} is stale: these DAGs are as compiled at "
             f"{manifest.compiled_at}, and the inputs changed since ({shown}); {action}")
 
 
-def _missing_notice() -> str:
+def _missing_notice(failed: bool) -> str:
+    if failed:
+        return (f"dativo: no compiled manifest at {manifest_path()}, and the compile failed (see "
+                f"{manifest_path('.compile.log')}); run `{COMMAND}`")
     if auto_compile():
         return (f"dativo: no compiled manifest yet at {manifest_path()}: a background compile is running (log: "
                 f"{manifest_path('.compile.log')}) and the DAGs appear at a later parse; run `{COMMAND}` at deploy "
