@@ -7,6 +7,7 @@ environment (the same runner file, DATIVO_HOME and variables), and appends what 
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import time
@@ -14,14 +15,21 @@ from datetime import UTC, datetime
 
 from .settings import manifest_path
 
+log = logging.getLogger(__name__)
 
-def start() -> subprocess.Popen:
-    """Start a background compile and return at once."""
+
+def start() -> subprocess.Popen | None:
+    """Start a background compile and return at once; None (logged) when it cannot start, e.g. on a read-only
+    DATIVO_HOME: the parse then only reports, and the deploy's `dativo airflow compile` is the way."""
     path = manifest_path(".compile.log")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as out:
-        return subprocess.Popen([sys.executable, "-m", "airflow_bridge.background"], stdin=subprocess.DEVNULL,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as out:
+            return subprocess.Popen([sys.executable, "-m", "airflow_bridge.background"], stdin=subprocess.DEVNULL,
+                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    except OSError as exc:
+        log.warning("dativo: cannot start a background compile (%s): run `dativo airflow compile`", exc)
+        return None
 
 
 def main() -> int:

@@ -55,9 +55,7 @@ def manifest_for_parse() -> ParseView:
     if not changed:
         return ParseView(manifest)
     failed = last_compile_failed(changed)
-    started = auto_compile() and not failed
-    if started:
-        background.start()
+    started = auto_compile() and not failed and background.start() is not None
     notice = _stale_notice(manifest, changed, started, failed)
     _report(notice)
     return ParseView(manifest, notice)
@@ -68,6 +66,8 @@ def _compile_while_waiting() -> tuple[Manifest | None, bool]:
     if not auto_compile():
         return None, False
     child = background.start()
+    if child is None:
+        return None, False
     deadline = time.monotonic() + compile_wait_seconds(_import_timeout())
     while time.monotonic() < deadline:
         if child.poll() is not None:  # done (or it found a compile already queued: then keep waiting for that)
