@@ -51,10 +51,43 @@ def sync_pools(runner_config, api_url, username, password) -> None:
         click.echo(f"{name}: {pools[name]} slot(s) ({state})")
 
 
+@airflow_group.command("compile")
+@runner_option
+@click.option("--if-stale", is_flag=True, help="Compile only when the manifest is missing or its inputs changed.")
+@click.option("--check", is_flag=True, help="Compile nothing: list what changed since the compile; exit 1 if stale.")
+def compile_command(runner_config, if_stale, check) -> None:
+    """Compile the DAG manifest the Airflow parse reads (a deploy step: after every config change, before Airflow
+    parses; the parse itself never builds the Dagster definitions)."""
+    import time
+
+    from .cache import read_manifest, rebuild_manifest
+    from .manifest import changes
+    from .settings import manifest_path
+
+    select_runner(runner_config)
+    if check or if_stale:
+        current = read_manifest()
+        changed = ["no manifest"] if current is None else changes(current.stamp)
+        if not changed:
+            click.echo(f"current: {manifest_path()} (compiled {current.compiled_at if current else ''})")
+            return
+        if check:
+            click.echo(f"stale: {manifest_path()}")
+            for line in changed:
+                click.echo(f"  {line}")
+            sys.exit(1)
+    started = time.perf_counter()
+    manifest = rebuild_manifest()
+    click.echo(f"compiled {len(manifest.dags)} DAG(s) from {len(manifest.stamp.files)} file(s) in "
+               f"{time.perf_counter() - started:.1f} s: {manifest_path()}")
+    for issue in manifest.issues:
+        click.echo(f"WARNING {issue}", err=True)
+
+
 @airflow_group.command("manifest")
 @runner_option
 def show_manifest(runner_config) -> None:
-    """Rebuild and print the manifest the DAGs are rendered from."""
+    """Compile and print the manifest the DAGs are rendered from."""
     from .cache import rebuild_manifest
 
     select_runner(runner_config)
@@ -104,7 +137,8 @@ def explain_command(runner_config, api_url, start, fires) -> None:
 @runner_option
 @click.option("--port", default=8080, show_default=True)
 def standalone_command(runner_config, port) -> None:
-    """Migrate, sync pools and run `airflow standalone` on this project (Ctrl-C stops it: exit 0, no process left)."""
+    """Compile the manifest, migrate, sync pools and run `airflow standalone` on this project (Ctrl-C stops it:
+    exit 0, no process left)."""
     from dativo_defs.supervise import supervise
 
     from .standalone import VENV_BIN, airflow_env, login_hint, prepare

@@ -7,6 +7,7 @@ No human-readable text is read here.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dagster import AssetKey, Definitions
@@ -15,7 +16,7 @@ from dativo_defs.config.loader import Project, absolute_job_pattern
 from dativo_defs.config.runner import OrchestratorType
 from dativo_defs.contract import InvalidEntryContract, invalid_contract, op_contract, trigger_contract
 
-from .manifest import DagSpec, Manifest, TaskSpec, fingerprint, referenced_variables
+from .manifest import DagSpec, Manifest, TaskSpec, take_stamp
 
 
 def _tasks(defs: Definitions, job) -> list[TaskSpec]:
@@ -52,12 +53,9 @@ def compile_manifest(defs: Definitions, project: Project) -> Manifest:
         if job.name not in scheduled_jobs:
             dags.append(DagSpec(dag_id=job.name, kind="manual", description=job.description or job.name, paused=False,
                                 paused_reason="", max_active_runs=1, tags=dict(job.tags or {}), tasks=_tasks(defs, job)))
-    inputs = _inputs(project)
-    variables = referenced_variables(inputs)
-    patterns = _job_patterns(project)
-    return Manifest(fingerprint=fingerprint(inputs, variables, patterns), inputs=inputs, variables=variables,
+    return Manifest(stamp=take_stamp(_inputs(project), _job_patterns(project)),
                     dags=sorted(dags, key=lambda d: d.dag_id), issues=[str(i) for i in project.issues],
-                    job_patterns=patterns)
+                    compiled_at=datetime.now(UTC).isoformat(timespec="seconds"))
 
 
 def _dag(defs: Definitions, trigger) -> DagSpec:

@@ -1,12 +1,14 @@
 """A compiled, JSON view of dativo_defs' Dagster definitions: what the Airflow side needs, nothing more.
 
-Airflow re-parses the dags folder every 30 s. Building the Dagster definitions means importing dagster and
-validating every YAML file; the manifest lets a parse skip that. It is rebuilt automatically — never used
-stale — whenever anything it was built from changes: the runner, job and contract files, and an upstream-format
-job's connector recipes and asset file (content hashes; a referenced file that does not exist yet counts as
-missing, so creating it rebuilds),
-the files the runner's `jobs` patterns match, the environment variables those files reference, and dativo's
-own code.
+Airflow re-parses the dags folder every 30 s with a 30 s import timeout, and building the Dagster definitions
+takes tens of seconds at thousands of jobs, so a parse never builds them: `dativo airflow compile` (deploy time,
+or a background compile a parse starts) writes the manifest, and a parse only reads it (parse.py).
+
+The manifest carries a `Stamp` of everything it was compiled from — the runner, job and contract files, an
+upstream-format job's connector recipes and asset file (content hashes; a referenced file that does not exist
+yet counts as missing, so creating it is a change), the files the runner's `jobs` patterns match, the
+environment variables those files reference (a digest, never the values), and dativo's own code — so a parse
+can tell whether it is current and name what changed.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dativo_defs.config.bounded import FileTooLarge, NotRegularFile, read_bounded
+from dativo_defs.config.paths import RUNNER_CONFIG_ENV, builtin_variables, runner_config_path
 from dativo_defs.config.upstream.paths import APP_ROOT_ENV
 from dativo_defs.config.walk import bounded_glob
 from dativo_defs.config.yaml_loader import MAX_FILE_BYTES
@@ -78,13 +81,22 @@ class DagSpec:
 
 
 @dataclass
+class Stamp:
+    """What a manifest was compiled from, input by input, so a parse can say which one changed."""
+
+    files: dict[str, str]  # path -> sha256 of its content (a missing file hashes "<missing>")
+    patterns: dict[str, list[str]]  # absolute `runner.jobs` glob -> the files it matched
+    variables: list[str]  # the ${VAR} names the files reference; only a digest of their values is kept
+    variables_digest: str
+    code_digest: str
+
+
+@dataclass
 class Manifest:
-    fingerprint: str
-    inputs: list[str]
-    variables: list[str]
+    stamp: Stamp
     dags: list[DagSpec]
     issues: list[str]
-    job_patterns: list[str] = field(default_factory=list)  # absolute `runner.jobs` globs: a new match rebuilds
+    compiled_at: str = ""  # ISO 8601, UTC
     version: int = MANIFEST_VERSION
 
     def to_json(self) -> str:
@@ -93,20 +105,60 @@ class Manifest:
     @classmethod
     def from_json(cls, text: str) -> Manifest:
         data = json.loads(text)
-        return cls(**{**data, "dags": [DagSpec.from_dict(d) for d in data["dags"]]})
+        if data.get("version") != MANIFEST_VERSION:
+            raise ValueError(f"manifest format {data.get('version')!r}, this dativo reads {MANIFEST_VERSION}")
+        return cls(**{**data, "stamp": Stamp(**data["stamp"]), "dags": [DagSpec.from_dict(d) for d in data["dags"]]})
 
 
-def fingerprint(inputs: list[str], variables: list[str], job_patterns: Sequence[str] = ()) -> str:
-    """Hash of everything a manifest depends on. Cheap enough for every parse (small files, a few stats, one
-    directory scan per job pattern)."""
+MISSING = hashlib.sha256(b"<missing>").hexdigest()
+
+
+def take_stamp(files: Iterable[str], patterns: Sequence[str], variables: Sequence[str] | None = None) -> Stamp:
+    """Stamp the inputs as they are now. Cheap enough for every parse (small files, a few stats, one bounded,
+    symlink-loop safe directory walk per job pattern). `variables` None: collect the names the files reference."""
+    contents = {path: _content(Path(path)) for path in sorted(set(files))}
+    if variables is None:
+        names = {"DATIVO_HOME", "DATIVO_RUNNER_CONFIG", APP_ROOT_ENV}  # upstream /app paths map under it
+        for data in contents.values():
+            names.update(_VAR.findall(data.decode(errors="replace")))
+        variables = sorted(names)
+    return Stamp(files={path: hashlib.sha256(data).hexdigest() for path, data in contents.items()},
+                 patterns={p: [str(f) for f in bounded_glob(p).files] for p in patterns},
+                 variables=list(variables), variables_digest=_variables_digest(variables), code_digest=_code_digest())
+
+
+def changes(stamp: Stamp) -> list[str]:
+    """What differs between the inputs now and `stamp`, one line each; [] when the manifest is current."""
+    now = take_stamp(stamp.files, list(stamp.patterns), stamp.variables)
+    found = []
+    for path, digest in stamp.files.items():
+        if now.files[path] != digest:
+            kind = "created" if digest == MISSING else "removed" if now.files[path] == MISSING else "changed"
+            found.append(f"{kind}: {path}")
+    for pattern, matched in stamp.patterns.items():
+        before, after = set(matched), set(now.patterns[pattern])
+        shown = os.path.normpath(pattern)
+        found += [f"new match of {shown}: {os.path.normpath(p)}" for p in sorted(after - before)]
+        found += [f"no longer matches {shown}: {os.path.normpath(p)}" for p in sorted(before - after)]
+    if now.variables_digest != stamp.variables_digest:
+        found.append(f"environment: one of {', '.join(stamp.variables)} changed")
+    if now.code_digest != stamp.code_digest:
+        found.append("dativo's code changed (airflow_bridge, dativo_defs)")
+    return found
+
+
+def _variables_digest(names: Iterable[str]) -> str:
+    """Over the values the loader would use: the environment, dativo's built-in defaults for the unset ones, and
+    the runner file resolved (the CLI exports it; Airflow's parse may find it by default)."""
+    values = {**builtin_variables(), **os.environ, RUNNER_CONFIG_ENV: str(runner_config_path())}
+    digest = hashlib.sha256()
+    for name in names:
+        digest.update(f"{name}={values.get(name, '<unset>')}\0".encode())
+    return digest.hexdigest()
+
+
+def _code_digest() -> str:
     digest = hashlib.sha256(f"v{MANIFEST_VERSION}".encode())
-    for pattern in job_patterns:  # bounded and symlink-loop safe, like the loader's expansion
-        digest.update(f"{pattern}:{bounded_glob(pattern).files}".encode())
-    for path in inputs:  # missing ones too: creating a missing job or contract file rebuilds the manifest
-        digest.update(path.encode())
-        digest.update(_content(Path(path)))
-    for name in variables:
-        digest.update(f"{name}={os.environ.get(name, '<unset>')}".encode())
     for directory in _CODE_DIRS:
         for source in sorted(directory.rglob("*.py")):
             stat = source.stat()
@@ -123,10 +175,3 @@ def _content(path: Path) -> bytes:
         return f"<{type(exc).__name__} {exc}>".encode()
     except (OSError, ValueError):
         return b"<missing>"
-
-
-def referenced_variables(inputs: list[str]) -> list[str]:
-    names: set[str] = {"DATIVO_HOME", "DATIVO_RUNNER_CONFIG", APP_ROOT_ENV}  # upstream /app paths map under it
-    for path in inputs:
-        names.update(_VAR.findall(_content(Path(path)).decode(errors="replace")))
-    return sorted(names)

@@ -19,6 +19,9 @@ from .modes import airflow_owns_retries, make_operator
 from .settings import START_DATE, ExecutionMode
 from .timetable import DativoCronTimetable
 
+STALE_TAG = "dativo:stale-manifest"
+MISSING_TAG = "dativo:no-manifest"
+PLACEHOLDER_DAG_ID = "dativo_manifest_missing"
 PAUSED_TEXT = {"disabled": "disabled in the runner file (enabled: false)",
                "owned_elsewhere": "owned by dagster: defined here but paused, so it never runs twice"}
 
@@ -67,7 +70,7 @@ def _code(text: str) -> str:
     return "`" + text.replace("`", "'") + "`"
 
 
-def render_invalid_dag(spec: DagSpec) -> DAG:
+def render_invalid_dag(spec: DagSpec, notice: str | None = None) -> DAG:
     """A broken runner entry: paused, no schedule, tagged dativo:invalid, the error in its doc and description;
     a manual run fails fast with the error and runs nothing else."""
     from airflow.providers.standard.operators.python import PythonOperator
@@ -75,15 +78,19 @@ def render_invalid_dag(spec: DagSpec) -> DAG:
     doc = "\n".join([f"**{spec.headline}**", "",
                      *(f"- {_code(issue)}" for issue in spec.issues), "", f"**Fix:** {spec.hint}", "",
                      "(A dativo placeholder: paused; its one task fails with this error and runs nothing.)"])
+    if notice:
+        doc = f"**Stale:** {notice}\n\n{doc}"
     dag = DAG(dag_id=spec.dag_id, description=spec.description[:1000], schedule=None, catchup=False,
-              max_active_runs=1, is_paused_upon_creation=True, tags=[INVALID_TAG], doc_md=doc, auto_register=False)
+              max_active_runs=1, is_paused_upon_creation=True, tags=[INVALID_TAG] + ([STALE_TAG] if notice else []),
+              doc_md=doc, auto_register=False)
     PythonOperator(task_id=INVALID_TASK, python_callable=refuse, op_kwargs={"error": spec.error}, retries=0, dag=dag)
     return dag
 
 
-def render_dag(spec: DagSpec, mode: ExecutionMode) -> DAG:
+def render_dag(spec: DagSpec, mode: ExecutionMode, notice: str | None = None) -> DAG:
+    """`notice`: the manifest is stale (parse.py); the DAG is tagged and its doc says what changed."""
     if spec.kind == "invalid":
-        return render_invalid_dag(spec)
+        return render_invalid_dag(spec, notice)
     description = spec.description + (f" — paused: {PAUSED_TEXT.get(spec.paused_reason, spec.paused_reason)}"
                                       if spec.paused else "")
     # No start_date on cron DAGs: the timetable starts from "now" (see timetable.py).
@@ -91,8 +98,10 @@ def render_dag(spec: DagSpec, mode: ExecutionMode) -> DAG:
     dag = DAG(
         dag_id=spec.dag_id, description=description[:1000], schedule=timetable(spec),
         start_date=start_date, catchup=False,
-        max_active_runs=spec.max_active_runs, is_paused_upon_creation=spec.paused, tags=airflow_tags(spec),
-        doc_md=f"Rendered by dativo from the Dagster definitions (owner: {spec.owner}).\n\n{description}",
+        max_active_runs=spec.max_active_runs, is_paused_upon_creation=spec.paused,
+        tags=airflow_tags(spec) + ([STALE_TAG] if notice else []),
+        doc_md=(f"**Stale:** {notice}\n\n" if notice else "")
+        + f"Rendered by dativo from the Dagster definitions (owner: {spec.owner}).\n\n{description}",
         auto_register=False,
     )
     operators = {}
@@ -103,3 +112,9 @@ def render_dag(spec: DagSpec, mode: ExecutionMode) -> DAG:
         for upstream in task.upstream:
             operators[upstream] >> operators[task.task_id]
     return dag
+
+
+def placeholder_dag(notice: str) -> DAG:
+    """Stands in for the DAGs while no manifest has been compiled: its doc says what to run."""
+    return DAG(dag_id=PLACEHOLDER_DAG_ID, description=notice[:1000], schedule=None, catchup=False,
+               is_paused_upon_creation=True, tags=[MISSING_TAG], doc_md=notice, auto_register=False)

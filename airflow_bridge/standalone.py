@@ -52,7 +52,9 @@ def airflow_env(port: int = 8080, home: Path | None = None) -> dict[str, str]:
 
 
 def prepare(env: dict[str, str]) -> None:
-    """Migrate the metadata DB and create the tenant pools before anything is scheduled."""
+    """Compile the DAG manifest (unless current), migrate the metadata DB and create the tenant pools before
+    anything is parsed or scheduled."""
+    subprocess.run([str(VENV_BIN / "dativo"), "airflow", "compile", "--if-stale"], env=env, check=True)
     subprocess.run([str(VENV_BIN / "airflow"), "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
     subprocess.run([str(VENV_BIN / "dativo"), "airflow", "sync-pools"], env=env, check=True)
 

@@ -52,6 +52,11 @@ class AirflowEnv:
         assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
         return json.loads(proc.stdout.strip().splitlines()[-1])
 
+    def dativo(self, *args: str, timeout: float = 180, **extra: str) -> subprocess.CompletedProcess:
+        """The `dativo` CLI with this environment, e.g. `dativo("airflow", "compile")` (the deploy step)."""
+        return subprocess.run([str(Path(sys.executable).parent / "dativo"), *args], env=self.env(**extra),
+                              cwd=self.root, capture_output=True, text=True, timeout=timeout)
+
     def airflow(self, *args: str, timeout: float = 300, **extra: str) -> subprocess.CompletedProcess:
         return subprocess.run([str(Path(sys.executable).parent / "airflow"), *args], env=self.env(**extra),
                               cwd=self.root, capture_output=True, text=True, timeout=timeout)
@@ -116,3 +121,40 @@ for dag in bag.dags.values():
     )
 print(json.dumps(dict(import_errors=bag.import_errors, dags=dags, dagster_imported="dagster" in sys.modules)))
 """
+
+
+# One parse of the dags file, printing the DAGs it renders. A real import hook makes importing dagster, the Dagster
+# definitions or the compiler fail: a parse must only read the manifest (issue 15).
+PARSE_DAGS = """
+import json, sys
+
+class NoCompileInTheParse:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "dagster" or name in ("dativo_defs.definitions", "airflow_bridge.compile"):
+            raise ImportError(f"the parse imported {name}: it must only read the manifest")
+        return None
+
+sys.meta_path.insert(0, NoCompileInTheParse())
+import airflow_bridge.dags as dags
+assert not sys.argv[1:] or dags.__file__.startswith(sys.argv[1]), dags.__file__
+print(json.dumps({name: dict(tasks={t.task_id: t.retries for t in getattr(dags, name).tasks},
+                             paused=getattr(dags, name).is_paused_upon_creation,
+                             stale="dativo:stale-manifest" in getattr(dags, name).tags,
+                             invalid="dativo:invalid" in getattr(dags, name).tags,
+                             doc=getattr(dags, name).doc_md) for name in dags.__all__}))
+"""
+
+
+def compile_manifest(env: AirflowEnv, *args: str, expect: int = 0, **extra: str) -> str:
+    """`dativo airflow compile ARGS` (the deploy step); its output."""
+    proc = env.dativo("airflow", "compile", *args, **extra)
+    assert proc.returncode == expect, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr[-3000:]}"
+    return proc.stdout
+
+
+def parse_dags(env: AirflowEnv, **extra: str) -> tuple[dict, str]:
+    """The DAGs one parse of the dags file renders (a fresh process, dagster made unimportable), and its log
+    (all it printed: Airflow logs to stdout once imported)."""
+    proc = env.python(PARSE_DAGS, *([str(env.code_snapshot)] if env.code_snapshot else []), timeout=90, **extra)
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stdout + proc.stderr

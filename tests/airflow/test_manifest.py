@@ -1,111 +1,124 @@
-"""The manifest cache: a DAG-file parse skips Dagster when nothing changed, and rebuilds when anything the DAGs
-were built from changes (job file, a ${VAR} it references, the runner file). Every import is a fresh process."""
+"""A parse of the dags folder never builds the Dagster definitions (issue 15: at 5,000 jobs that takes longer than
+Airflow's 30 s import timeout). `dativo airflow compile` writes the manifest; a parse reads it. When the inputs
+changed since, the parse serves the last good DAGs, tagged, and names the change and the command to run.
+
+Every parse is a fresh process (as Airflow's are) in which a real import hook makes importing dagster, the
+Dagster definitions or the compiler fail: a parse that tried to compile would fail the test.
+"""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from tests.airflow.helpers import AirflowEnv, add_schedules, make_airflow_env, snapshot_code
-
-IMPORT_DAGS = """
-import json, sys
-import airflow_bridge.dags as dags
-from airflow_bridge.settings import manifest_path
-assert dags.__file__.startswith(sys.argv[1]), dags.__file__
-
-print(json.dumps(dict(
-    dagster_imported="dagster" in sys.modules,
-    manifest=str(manifest_path()),
-    dags={name: dict(tasks={t.task_id: t.retries for t in getattr(dags, name).tasks},
-                     paused=getattr(dags, name).is_paused_upon_creation) for name in dags.__all__},
-)))
-"""
+from tests.airflow.helpers import AirflowEnv, add_schedules, compile_manifest, make_airflow_env, parse_dags, snapshot_code
 
 
 @pytest.fixture
 def env(tmp_path) -> AirflowEnv:
     env = make_airflow_env(tmp_path)
-    snapshot_code(env)
+    snapshot_code(env)  # the stamp covers dativo's code: an edit to the working tree must not count as a change
+    compile_manifest(env)
     return env
 
 
-def _import(env: AirflowEnv, **extra: str) -> dict:
-    return env.json_from(IMPORT_DAGS, str(env.code_snapshot), **extra)
+def _manifest(env: AirflowEnv):
+    [path] = (env.dativo_home / "airflow").glob("manifest-*.json")
+    return path
 
 
-def test_cache_skips_dagster_when_nothing_changed(env):
-    first = _import(env)
-    assert first["dagster_imported"], "the first parse builds the manifest from the Dagster definitions"
-    assert len(first["dags"]) == 7  # 6 schedules and the manual DAG of the unscheduled job
-    assert first["manifest"].startswith(str(env.dativo_home / "airflow"))
-    second = _import(env)
-    assert not second["dagster_imported"], "an unchanged project must be served from the manifest"
-    assert second["dags"] == first["dags"]
-    # An environment variable no config file references does not invalidate the manifest.
-    assert not _import(env, SOME_UNRELATED_VARIABLE="x")["dagster_imported"]
+def test_a_current_manifest_is_only_read(env):
+    before = _manifest(env).stat().st_mtime_ns
+    dags, log = parse_dags(env)
+    assert len(dags) == 7  # 6 schedules and the manual DAG of the unscheduled job
+    assert not any(d["stale"] for d in dags.values()) and "is stale" not in log
+    assert _manifest(env).stat().st_mtime_ns == before, "nothing recompiled"
+    assert not list((env.dativo_home / "airflow").glob("*.compile.log")), "no background compile started"
+    assert "current" in compile_manifest(env, "--check", SOME_UNRELATED_VARIABLE="x"), "a variable no config references"
 
 
-def test_job_file_change_rebuilds(env):
-    assert _import(env)["dags"]["acme_orders_hourly"]["tasks"] == {"acme__orders": 2}
+def test_a_stale_manifest_serves_the_last_good_dags_and_names_the_change(env):
     job = env.project / "jobs/acme/orders.yaml"
     job.write_text(job.read_text().replace("max_retries: 2", "max_retries: 4"))
-    changed = _import(env)
-    assert changed["dagster_imported"]
-    assert changed["dags"]["acme_orders_hourly"]["tasks"] == {"acme__orders": 4}
-    assert not _import(env)["dagster_imported"]
+    dags, log = parse_dags(env, DATIVO_AIRFLOW_AUTO_COMPILE="false")
+    assert dags["acme_orders_hourly"]["tasks"] == {"acme__orders": 2}, "the last good DAGs, as compiled"
+    assert len(dags) == 7 and all(d["stale"] for d in dags.values()), "every DAG carries the stale tag"
+    assert f"changed: {job}" in dags["acme_orders_hourly"]["doc"]
+    assert f"changed: {job}" in log and "`dativo airflow compile`" in log, log[-2000:]
+    check = compile_manifest(env, "--check", expect=1)
+    assert f"changed: {job}" in check
+    compile_manifest(env)  # the deploy step
+    dags, log = parse_dags(env)
+    assert dags["acme_orders_hourly"]["tasks"] == {"acme__orders": 4}
+    assert not any(d["stale"] for d in dags.values()) and "is stale" not in log
 
 
-def test_referenced_variable_change_rebuilds(env):
-    job = env.project / "jobs/acme/orders.yaml"
-    job.write_text(job.read_text().replace("max_retries: 2", 'max_retries: "${DATIVO_TEST_RETRIES:-2}"'))
-    assert _import(env, DATIVO_TEST_RETRIES="1")["dags"]["acme_orders_hourly"]["tasks"] == {"acme__orders": 1}
-    assert not _import(env, DATIVO_TEST_RETRIES="1")["dagster_imported"]
-    changed = _import(env, DATIVO_TEST_RETRIES="5")
-    assert changed["dagster_imported"]
-    assert changed["dags"]["acme_orders_hourly"]["tasks"] == {"acme__orders": 5}
-    unset = _import(env)  # unset: the default applies, and unset is a change too
-    assert unset["dagster_imported"] and unset["dags"]["acme_orders_hourly"]["tasks"] == {"acme__orders": 2}
-
-
-def test_runner_file_change_rebuilds(env):
-    assert "acme_orders_nightly" not in _import(env)["dags"]
+def test_a_stale_parse_starts_a_background_compile_a_later_parse_serves(env):
     add_schedules(env, """
         - name: acme_orders_nightly
           config: ../jobs/acme/orders.yaml
           cron: "0 1 * * *"
           orchestrator: airflow
     """)
-    changed = _import(env)
-    assert changed["dagster_imported"]
-    assert changed["dags"]["acme_orders_nightly"] == {"tasks": {"acme__orders": 2}, "paused": False}
-    assert len(changed["dags"]) == 8
+    dags, log = parse_dags(env)
+    assert "acme_orders_nightly" not in dags and f"changed: {env.runner}" in log
+    assert "background compile was started" in log
+    deadline = time.monotonic() + 90
+    while env.dativo("airflow", "compile", "--check").returncode and time.monotonic() < deadline:
+        time.sleep(1)
+    dags, log = parse_dags(env)
+    assert dags["acme_orders_nightly"] == {"tasks": {"acme__orders": 2}, "paused": False, "stale": False, "invalid": False,
+                                           "doc": dags["acme_orders_nightly"]["doc"]}
+    assert len(dags) == 8 and "is stale" not in log
 
 
-def test_contract_file_change_rebuilds(env):
-    _import(env)
-    contract = env.project / "jobs/acme/contracts/orders.yaml"
-    contract.write_text(contract.read_text().replace('version: "1.0"', 'version: "1.1"'))
-    assert _import(env)["dagster_imported"]
+def test_no_manifest_yet_and_no_time_to_wait(env):
+    """First start without the deploy step, on a project too big to compile within the parse's wait: one
+    placeholder DAG says what to run, and the background compile the parse started lands for the next parse."""
+    _manifest(env).unlink()
+    dags, log = parse_dags(env, DATIVO_AIRFLOW_COMPILE_WAIT="0")
+    assert list(dags) == ["dativo_manifest_missing"] and "dativo airflow compile" in dags["dativo_manifest_missing"]["doc"]
+    assert "no compiled manifest" in log
+    deadline = time.monotonic() + 90
+    while not list((env.dativo_home / "airflow").glob("manifest-*.json")) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    dags, _ = parse_dags(env)
+    assert len(dags) == 7 and not any(d["stale"] for d in dags.values())
 
 
-def test_unreadable_manifest_is_rebuilt(env):
-    manifest = _import(env)["manifest"]
-    with open(manifest, "w") as handle:
-        handle.write("{not json")
-    again = _import(env)
-    assert again["dagster_imported"] and len(again["dags"]) == 7
-    assert not _import(env)["dagster_imported"]
+def test_an_unreadable_manifest_is_compiled_while_the_parse_waits(env):
+    """No usable manifest: the parse starts the compile (another process) and waits up to
+    DATIVO_AIRFLOW_COMPILE_WAIT for it, as on every first start of a small project."""
+    _manifest(env).write_text("{not json")
+    dags, log = parse_dags(env)
+    assert len(dags) == 7 and "unreadable manifest" in log and "is stale" not in log
+    assert "current" in compile_manifest(env, "--check")
 
 
-def test_a_new_job_file_matching_the_runner_jobs_pattern_rebuilds(env):
-    """`runner.jobs: ["../jobs/*/*.yaml"]`: a job file added later must appear without touching the runner."""
-    assert "initech__refunds_job" not in _import(env)["dags"]
-    tickets = env.project / "jobs/initech/tickets.yaml"
-    (env.project / "jobs/initech/refunds.yaml").write_text(tickets.read_text())
-    changed = _import(env)
-    assert changed["dagster_imported"]
-    assert changed["dags"]["initech__refunds_job"] == {"tasks": {"initech__refunds": 0}, "paused": False}
-    assert not _import(env)["dagster_imported"]
-    (env.project / "jobs/initech/refunds.yaml").unlink()
-    removed = _import(env)
-    assert removed["dagster_imported"] and "initech__refunds_job" not in removed["dags"]
+@pytest.mark.parametrize("edit", ["variable", "runner", "contract", "new job file"])
+def test_each_input_is_seen(env, edit):
+    """Each kind of input the DAGs depend on makes the manifest stale, named in `compile --check`."""
+    extra: dict[str, str] = {}
+    if edit == "variable":  # a ${VAR} a job file references: set, changed, unset
+        job = env.project / "jobs/acme/orders.yaml"
+        job.write_text(job.read_text().replace("max_retries: 2", 'max_retries: "${DATIVO_TEST_RETRIES:-2}"'))
+        compile_manifest(env, DATIVO_TEST_RETRIES="1")
+        assert "current" in compile_manifest(env, "--check", DATIVO_TEST_RETRIES="1")
+        expected = "environment: one of"
+        extra = {"DATIVO_TEST_RETRIES": "5"}
+        assert expected in compile_manifest(env, "--check", expect=1)  # unset is a change too
+    elif edit == "runner":
+        add_schedules(env, '- {name: acme_orders_nightly, config: ../jobs/acme/orders.yaml, cron: "0 1 * * *"}')
+        expected = f"changed: {env.runner}"
+    elif edit == "contract":
+        contract = env.project / "jobs/acme/contracts/orders.yaml"
+        contract.write_text(contract.read_text().replace('version: "1.0"', 'version: "1.1"'))
+        expected = f"changed: {contract}"
+    else:  # `runner.jobs: ["../jobs/*/*.yaml"]`: a job file added later appears without touching the runner
+        new = env.project / "jobs/initech/refunds.yaml"
+        new.write_text((env.project / "jobs/initech/tickets.yaml").read_text())
+        expected = f"new match of {env.project / 'jobs'}/*/*.yaml: {new}"
+    assert expected in compile_manifest(env, "--check", expect=1, **extra)
+    compile_manifest(env, **extra)
+    assert "current" in compile_manifest(env, "--check", **extra)

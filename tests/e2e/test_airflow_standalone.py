@@ -15,7 +15,7 @@ import pytest
 from dativo_defs.config.loader import load_runner
 from dativo_defs.instance import write_instance_config
 from tests.conftest import summary
-from tests.e2e.servers import write_runner
+from tests.e2e.servers import wait_for, write_runner
 from tests.e2e.engine_events import overlaps, read_events, tenant_spans
 from tests.e2e.airflow_server import AirflowStandalone, start_standalone
 from tests.engine.helpers import read_iceberg
@@ -237,3 +237,29 @@ def test_no_cron_dag_ran_a_missed_tick(airflow):
     assert set(runs) == set(airflow.triggered), sorted(set(runs) ^ set(airflow.triggered))
     assert set(runs.values()) == {"manual"}
     summary(f"E2E airflow: {len(runs)} DAG runs in total, all REST-triggered; no cron DAG ran a missed tick")
+
+
+def test_a_config_change_reaches_airflow_through_a_background_compile(airflow):
+    """The dag-processor's parse never compiles: right after an edit it serves the last good DAGs, tagged
+    `dativo:stale-manifest`, and starts a background compile; a later parse serves the new DAG (issue 15;
+    docs/AIRFLOW.md "Parse time"). Runs last: the edit changes the project."""
+    started = time.monotonic()
+    runner = airflow.root / "configs" / "runner.yaml"  # type: ignore[attr-defined]
+    new = "t1_hourly"
+    runner.write_text(runner.read_text() + f"      - name: {new}\n        config: ../jobs/t/t1.yaml\n"
+                                           "        cron: \"0 * * * *\"\n")
+    stale: set[str] = set()
+
+    def listed() -> bool:
+        dags = airflow.dags()
+        stale.update(d for d, dag in dags.items() if "dativo:stale-manifest" in {t["name"] for t in dag["tags"]})
+        return new in dags and not any("dativo:stale-manifest" in {t["name"] for t in dag["tags"]}
+                                       for dag in dags.values())
+
+    wait_for(listed, 240, interval=2, what=f"{new} listed and no DAG tagged stale",
+             abort=lambda: airflow.server.process.poll() is not None and airflow.server.tail())
+    assert f"{dag_id('t1')}" in stale, "between the edit and the compile, the parse served the last good DAGs, tagged"
+    logs = list((_dativo_home(airflow) / "airflow").glob("manifest-*.compile.log"))
+    assert logs and "compiled" in logs[0].read_text(), "the dag-processor's parse started the compile"
+    summary(f"E2E airflow: a runner edit reached Airflow through the background compile; the parse in between "
+            f"served {len(stale)} last good DAG(s) tagged stale ({time.monotonic() - started:.0f}s)")
