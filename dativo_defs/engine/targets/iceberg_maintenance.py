@@ -82,19 +82,25 @@ def migrate_states(table: Table, attempts: int = 5) -> int:
     raise CommitFailedException(f"{table.name()}: jobs kept committing while their state was being migrated")
 
 
-def expire_snapshots(table: Table, older_than: timedelta, retain_last: int) -> int:
+def expire_snapshots(table: Table, older_than: timedelta, retain_last: int, attempts: int = 5) -> int:
     """Expire snapshots older than `older_than`, keeping at least the newest `retain_last` of main (and every
-    snapshot a branch or tag points at, as pyiceberg protects them)."""
-    table.refresh()
-    cutoff = datetime.now(UTC) - older_than
-    newest = sorted(table.metadata.snapshots, key=lambda s: s.timestamp_ms, reverse=True)
-    keep = {s.snapshot_id for s in newest[:max(retain_last, 1)]}
-    expired = [s.snapshot_id for s in table.metadata.snapshots
-               if s.snapshot_id not in keep and s.timestamp_ms < cutoff.timestamp() * 1000]
-    if not expired:
-        return 0
-    table.maintenance.expire_snapshots().by_ids(expired).commit()
-    return len(expired)
+    snapshot a branch or tag points at, as pyiceberg protects them). A job committing meanwhile only adds a
+    snapshot: the expiry is recomputed on the new table version and tried again."""
+    for _ in range(attempts):
+        table.refresh()
+        cutoff = datetime.now(UTC) - older_than
+        newest = sorted(table.metadata.snapshots, key=lambda s: s.timestamp_ms, reverse=True)
+        keep = {s.snapshot_id for s in newest[:max(retain_last, 1)]}
+        expired = [s.snapshot_id for s in table.metadata.snapshots
+                   if s.snapshot_id not in keep and s.timestamp_ms < cutoff.timestamp() * 1000]
+        if not expired:
+            return 0
+        try:
+            table.maintenance.expire_snapshots().by_ids(expired).commit()
+            return len(expired)
+        except CommitFailedException:
+            continue
+    raise CommitFailedException(f"{table.name()}: jobs kept committing while its snapshots were being expired")
 
 
 def remove_orphans(table: Table, grace: timedelta) -> int:
