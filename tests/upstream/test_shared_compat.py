@@ -77,7 +77,7 @@ def test_every_upstream_job_loads_or_is_refused_with_the_feature_named(rel: str)
         or [s["object"] for s in src.get("sheets", [])] or list(src.get("objects", []))
     if "custom_reader" in src:  # a reader plugin: upstream writes all its records to the asset's one table
         library, _, name = src["custom_reader"].removeprefix("/app/").rpartition(":")
-        assert (cfg.source.type, cfg.source.plugin) == ("upstream_plugin", f"{SHARED / library}:{name}")
+        assert (cfg.source.type, cfg.source.plugin) == ("upstream_plugin", f"{(SHARED / library).resolve()}:{name}")
         assert cfg.source.plugin_objects == list(src.get("objects", [])) and cfg.source.engine == src.get("engine", {})
         assert cfg.source.files == src.get("files", [])  # absolute paths outside /app: kept
         expected_objects = [asset.get("asset", asset)["name"]]
@@ -122,7 +122,7 @@ def test_every_upstream_job_loads_or_is_refused_with_the_feature_named(rel: str)
     if "custom_writer" in tgt:  # a writer plugin, built with the target_config and asset_definition upstream gives
         library, _, name = tgt["custom_writer"].removeprefix("/app/").rpartition(":")
         s3 = tgt["connection"]["s3"]
-        assert (cfg.target.type, cfg.target.plugin) == ("upstream_writer", f"{SHARED / library}:{name}")
+        assert (cfg.target.type, cfg.target.plugin) == ("upstream_writer", f"{(SHARED / library).resolve()}:{name}")
         assert cfg.target.connector == raw["target_connector"] and cfg.target.engine == tgt["engine"]
         assert cfg.target.path == f"s3://{s3['bucket']}"  # dativo's commit log and the committed files
         secrets = {f"s3.{k}": os.path.expandvars(v) for k, v in s3.items() if k in ("access_key", "secret_key")}
