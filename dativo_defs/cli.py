@@ -17,6 +17,7 @@ from .cli_upstream import (
     check_command,
     discover_command,
     job_dir_files,
+    load_job_or_exit,
     refusal,
     select_secrets,
     upstream_run_options,
@@ -132,11 +133,10 @@ def _selected_jobs(job_file: Path | None, job_dir: Path | None, runner: Path, *,
     """The jobs named by --config or --job-dir (upstream /app paths mapped), else every job of the runner file,
     each once (only those with an enabled schedule when `enabled_only`); and whether the runner file loaded
     cleanly. A config error is printed and exits 2."""
-    from .config.errors import ConfigError
-    from .config.loader import load_job, load_project
+    from .config.loader import load_project
 
     if job_file is not None:
-        files = [app_path(job_file)]
+        files = [job_file]
     elif job_dir is not None:
         files = job_dir_files(app_path(job_dir))
     else:
@@ -144,11 +144,7 @@ def _selected_jobs(job_file: Path | None, job_dir: Path | None, runner: Path, *,
         _print_issues(project.issues)
         entries = [e for e in project.scheduled if e.schedule.enabled or not enabled_only]
         return list({e.job.file: e.job for e in entries}.values()), project.ok
-    try:
-        return [load_job(file) for file in files], True
-    except ConfigError as exc:
-        _print_issues(exc.issues)
-        sys.exit(EXIT_INVALID)
+    return [load_job_or_exit(file) for file in files], True
 
 
 @main.command()

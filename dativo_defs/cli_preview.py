@@ -20,18 +20,11 @@ EXIT_INVALID, EXIT_TRANSIENT = 2, 3
               help="Start after the job's committed cursor (what the next run would read), not at the beginning.")
 def preview_command(job_file: Path, limit: int, incremental: bool) -> None:
     """Show the first rows of each object of a job, with the contract applied, and the inferred schema."""
-    from .cli_upstream import app_path
-    from .config.errors import ConfigError
-    from .config.loader import load_job
+    from .cli_upstream import load_job_or_exit
     from .console import wide_console
     from .engine.errors import classify, describe
 
-    try:
-        job = load_job(app_path(job_file))
-    except ConfigError as exc:
-        for issue in exc.issues:
-            click.echo(f"ERROR {issue}", err=True)
-        sys.exit(EXIT_INVALID)
+    job = load_job_or_exit(job_file)
     console = wide_console()
     try:
         _preview(job, limit, incremental, console)

@@ -33,9 +33,7 @@ RECENT_SNAPSHOTS = 5
                    "configs/runner.yaml; without one, the embedded catalog).")
 def show_command(table_name: str | None, job_file: Path | None, runner_config: Path | None) -> None:
     """Row count, schema, recent snapshots, and each job's committed cursor and last run."""
-    from .cli_upstream import app_path
-    from .config.errors import ConfigError
-    from .config.loader import load_job
+    from .cli_upstream import load_job_or_exit
     from .engine.errors import classify, describe
 
     if (table_name is None) == (job_file is None):
@@ -43,13 +41,7 @@ def show_command(table_name: str | None, job_file: Path | None, runner_config: P
     console = wide_console()
     try:
         if job_file is not None:
-            try:
-                job = load_job(app_path(job_file))
-            except ConfigError as exc:
-                for issue in exc.issues:
-                    click.echo(f"ERROR {issue}", err=True)
-                sys.exit(EXIT_INVALID)
-            _show_job(job, console)
+            _show_job(load_job_or_exit(job_file), console)
         elif table_name is not None:
             _show_named(table_name, runner_config, console)
     except SystemExit:

@@ -31,6 +31,19 @@ def app_path(path: Path | None) -> Path | None:
     return map_path(str(path), Path.cwd())
 
 
+def load_job_or_exit(path: Path):
+    """The job at `path` (an upstream /app path mapped); a config error is printed, one issue a line, and exits 2."""
+    from .config.errors import ConfigError
+    from .config.loader import load_job
+
+    try:
+        return load_job(app_path(path))
+    except ConfigError as exc:
+        for issue in exc.issues:
+            click.echo(f"ERROR {issue}", err=True)
+        sys.exit(EXIT_INVALID)
+
+
 def upstream_run_options(command):
     """Options of upstream's `run`, added to dativo's."""
     for option in reversed([
@@ -166,8 +179,6 @@ def check_command(job_file: Path, as_json: bool, verbose: bool, secrets_dir, sec
 def discover_command(job_file: Path | None, connector: str | None, as_json: bool, verbose: bool, secrets_dir,
                      secret_manager, secret_manager_config) -> None:
     """List the tables / streams of a source (--config), or the objects of a connector (--connector)."""
-    from .config.errors import ConfigError
-    from .config.loader import load_job
     from .config.upstream.translate import FILE_TYPES, GOOGLE_TYPES, REFUSED_SOURCES, REST_PATHS, SQL_TYPES
 
     if (job_file is None) == (connector is None):
@@ -188,13 +199,7 @@ def discover_command(job_file: Path | None, connector: str | None, as_json: bool
             click.echo(f"ERROR unknown connector {connector!r}", err=True)
             sys.exit(EXIT_INVALID)
     elif job_file is not None:  # exactly one of the two is given (checked above)
-        try:
-            job = load_job(job_file)
-        except ConfigError as exc:
-            for issue in exc.issues:
-                click.echo(f"ERROR {issue}", err=True)
-            sys.exit(EXIT_INVALID)
-        names = _discover(job)
+        names = _discover(load_job_or_exit(job_file))
     if verbose and not as_json:
         click.echo(f"# {len(names)} stream(s) of {job_file or connector}", err=True)
     click.echo(json.dumps({"streams": names}) if as_json else "\n".join(names))
