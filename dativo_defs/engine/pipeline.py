@@ -1,17 +1,18 @@
-"""Read ahead on a second core: a bounded producer thread between the source and the target.
+"""Read ahead on other cores: bounded producer threads between the source and the target.
 
-The source side (driver reads, contract checks) runs in a thread while the target encodes and writes Parquet
+The source side (driver reads, contract checks) runs in threads while the target encodes and writes Parquet
 in the caller's thread; the Arrow-native drivers (ADBC, connectorx) and pyarrow's Parquet writer release the
-GIL, so the two overlap. The queue holds at most `depth` batches, so memory stays bounded whatever the size of
-the source. Exceptions raised while reading reach the consumer at the point of the failed batch; a consumer
-that stops early (a failed write) stops the reader too, which closes the source's generator.
+GIL, so they overlap. `interleave` runs several producers at once (one per key range of a parallel read) into
+one stream. The queue holds at most `depth` items, so memory stays bounded whatever the size of the source.
+An exception raised by a producer reaches the consumer at the point of the failed item and stops the other
+producers; a consumer that stops early (a failed write) stops every producer too, which closes its generator.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -26,6 +27,12 @@ class _Failed:
 
 def read_ahead(items: Iterator[T], depth: int = READ_AHEAD_BATCHES) -> Iterator[T]:
     """Yield what `items` yields, produced by a background thread at most `depth` items ahead."""
+    return interleave([items], depth)
+
+
+def interleave(sources: Sequence[Iterator[T]], depth: int = READ_AHEAD_BATCHES) -> Iterator[T]:
+    """Yield what all `sources` yield, each produced by its own thread (order kept within a source, not across
+    sources), at most `depth` items ahead in all."""
     slots: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
@@ -38,7 +45,7 @@ def read_ahead(items: Iterator[T], depth: int = READ_AHEAD_BATCHES) -> Iterator[
                 continue
         return False
 
-    def produce() -> None:
+    def produce(items: Iterator[T]) -> None:
         iterator = iter(items)
         try:
             for item in iterator:
@@ -53,16 +60,21 @@ def read_ahead(items: Iterator[T], depth: int = READ_AHEAD_BATCHES) -> Iterator[
             if close is not None:
                 close()
 
-    thread = threading.Thread(target=produce, name="dativo-read-ahead", daemon=True)
-    thread.start()
+    threads = [threading.Thread(target=produce, args=(items,), name="dativo-read-ahead", daemon=True)
+               for items in sources]
+    for thread in threads:
+        thread.start()
     try:
-        while True:
+        running = len(threads)
+        while running:
             item = slots.get()
             if item is _DONE:
-                return
+                running -= 1
+                continue
             if isinstance(item, _Failed):
                 raise item.error
             yield item
     finally:
         stop.set()
-        thread.join()
+        for thread in threads:
+            thread.join()

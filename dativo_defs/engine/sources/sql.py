@@ -35,7 +35,8 @@ from ..errors import (
     TransientError,
     classify,
 )
-from . import sql_types
+from ..pipeline import interleave
+from . import sql_ranges, sql_types
 from .base import Source, State, Stream
 from .window import behind  # noqa: F401 - the lookback rule, re-exported for tests
 
@@ -103,24 +104,77 @@ class SqlSource(Source):
         what = f"table {table.name}" if table.name else f"query of {stream.object}"
         self._what, self._table = what, table.name
         window = self.window(stream, state) if stream.cursor_field else None
-        sql, params = self._select(table, stream, window.lower_bound() if window else None)
+        bound = window.lower_bound() if window else None
+        sql, params = self._select(table, stream, bound)
         with self._translated(what):
             if self.dialect is _MYSQL:
                 self._check_mysql_decimals(self._select(table, replace(stream, cursor_field=None), None)[0])
+            ranges = self._plan_ranges(table, stream, bound)
+            if ranges is not None:
+                yield from self._read_ranges(table, stream, bound, ranges, what, window)
+                return
             reader, done = getattr(self, self.dialect.execute)(sql, params)
             try:
-                if stream.cursor_field and stream.cursor_field not in reader.schema.names:
-                    raise ConfigurationError(f"{what}: cursor column {stream.cursor_field!r} is not in its columns",
-                                             hint=f"columns: {', '.join(reader.schema.names)}")
-                conversions = sql_types.plan(reader.schema, what)
-                for batch in reader:
-                    for start in range(0, batch.num_rows, self.config.batch_rows):
-                        part = sql_types.apply(batch.slice(start, self.config.batch_rows), conversions)
-                        part = window.admit(part) if window else part
-                        if part.num_rows:
-                            yield part
+                conversions = self._conversions(reader, stream, what)
+                yield from self._admitted(self._batches(reader, conversions), window)
             finally:
                 done()
+
+    def _conversions(self, reader: Any, stream: Stream, what: str) -> dict[str, Any]:
+        if stream.cursor_field and stream.cursor_field not in reader.schema.names:
+            raise ConfigurationError(f"{what}: cursor column {stream.cursor_field!r} is not in its columns",
+                                     hint=f"columns: {', '.join(reader.schema.names)}")
+        return sql_types.plan(reader.schema, what)
+
+    def _batches(self, reader: Any, conversions: dict[str, Any]) -> Iterator[pa.RecordBatch]:
+        for batch in reader:
+            for start in range(0, batch.num_rows, self.config.batch_rows):
+                yield sql_types.apply(batch.slice(start, self.config.batch_rows), conversions)
+
+    @staticmethod
+    def _admitted(batches: Iterator[pa.RecordBatch], window: Any) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            part = window.admit(batch) if window else batch
+            if part.num_rows:
+                yield part
+
+    def _plan_ranges(self, table: SqlTable, stream: Stream,
+                     bound: tuple[Any, bool] | None) -> sql_ranges.RangePlan | None:
+        """PostgreSQL tables: a parallel read from one snapshot when the server would scan the table anyway
+        (sql_ranges); else None."""
+        if self.dialect is not _POSTGRES or table.name is None:
+            return None
+        unordered, _ = self._select(table, replace(stream, cursor_field=None), None, self._cursor_filter(stream, bound))
+        return sql_ranges.plan(lambda: self._open_postgres(autocommit=False), unordered,
+                               quote_identifier(table.name, '"', qualified=True),
+                               sql_ranges.connections_for(self.config.read_connections))
+
+    def _read_ranges(self, table: SqlTable, stream: Stream, bound: tuple[Any, bool] | None,
+                     ranges: sql_ranges.RangePlan, what: str, window: Any) -> Iterator[pa.RecordBatch]:
+        """Each block range on its own connection and thread (all in one snapshot), interleaved into one stream;
+        unordered (the cursor's maximum and the window do not depend on the order of the rows)."""
+        filters = [self._cursor_filter(stream, bound)] if bound is not None else []
+        cursors = []
+        try:
+            readers = []
+            for connection, condition in zip(ranges.connections, ranges.conditions, strict=True):
+                sql, _ = self._select(table, replace(stream, cursor_field=None), None,
+                                      " AND ".join(filters + [condition]))
+                cursor = connection.cursor()
+                cursors.append(cursor)
+                cursor.execute(sql)
+                readers.append(cursor.fetch_record_batch())
+            conversions = self._conversions(readers[0], stream, what)
+
+            def translated(reader: Any) -> Iterator[pa.RecordBatch]:
+                with self._translated(what):
+                    yield from self._batches(reader, conversions)
+
+            yield from self._admitted(interleave([translated(r) for r in readers]), window)
+        finally:
+            for cursor in cursors:
+                cursor.close()
+            ranges.close()
 
     def close(self) -> None:
         for cursor in list(self._cursors):
@@ -132,24 +186,36 @@ class SqlSource(Source):
 
     # --- SQL ---------------------------------------------------------------------------------------------------
 
-    def _select(self, table: SqlTable, stream: Stream, bound: tuple[Any, bool] | None) -> tuple[str, tuple[Any, ...]]:
+    def _select(self, table: SqlTable, stream: Stream, bound: tuple[Any, bool] | None,
+                extra: str = "") -> tuple[str, tuple[Any, ...]]:
         """SELECT of the table (or wrapped query), from the window's lower `bound` (value, inclusive) on, ordered
-        by the cursor."""
+        by the cursor; `extra` is one more condition (a key range of a parallel read)."""
         if table.name is not None:
             sql = f"SELECT * FROM {quote_identifier(table.name, self.dialect.quote, qualified=True)}"
         else:
             sql = f"SELECT * FROM ({str(table.query).strip().rstrip(';')}) AS dativo_q"
         params: tuple[Any, ...] = ()
+        conditions = [extra] if extra else []
+        if stream.cursor_field and bound is not None:
+            if self.dialect.literal is None:
+                column = quote_identifier(stream.cursor_field, self.dialect.quote)
+                conditions.insert(0, f"{column} {'>=' if bound[1] else '>'} ?")
+                params = (_sqlite_value(bound[0]),)
+            else:
+                conditions.insert(0, self._cursor_filter(stream, bound))
+        if conditions:
+            sql = f"{sql} WHERE {' AND '.join(conditions)}"
         if stream.cursor_field:
-            column = quote_identifier(stream.cursor_field, self.dialect.quote)
-            if bound is not None:
-                last, op = bound[0], ">=" if bound[1] else ">"
-                if self.dialect.literal is None:
-                    sql, params = f"{sql} WHERE {column} {op} ?", (_sqlite_value(last),)
-                else:
-                    sql = f"{sql} WHERE {column} {op} {getattr(self, self.dialect.literal)(last)}"
-            sql = f"{sql} ORDER BY {column}"
+            sql = f"{sql} ORDER BY {quote_identifier(stream.cursor_field, self.dialect.quote)}"
         return sql, params
+
+    def _cursor_filter(self, stream: Stream, bound: tuple[Any, bool] | None) -> str:
+        """The cursor's lower bound as SQL with a literal (servers whose drivers stream only without parameters),
+        or "" when the read starts at the beginning."""
+        if not stream.cursor_field or bound is None or self.dialect.literal is None:
+            return ""
+        column = quote_identifier(stream.cursor_field, self.dialect.quote)
+        return f"{column} {'>=' if bound[1] else '>'} {getattr(self, self.dialect.literal)(bound[0])}"
 
     def _mysql_literal(self, value: Any) -> str:
         """Escaped by pymysql on a live connection, which follows the server's NO_BACKSLASH_ESCAPES mode."""
@@ -206,10 +272,11 @@ class SqlSource(Source):
                                       hint="check source.connection.database (relative to the job file)")
         return adbc_sqlite.connect(str(path))
 
-    def _open_postgres(self) -> Any:
+    def _open_postgres(self, autocommit: bool = True) -> Any:
+        """autocommit: no transaction left open between reads; without: a parallel read's snapshot (sql_ranges)."""
         import adbc_driver_postgresql.dbapi as adbc_pg
 
-        return adbc_pg.connect(self._url(), autocommit=True)  # no transaction left open between reads
+        return adbc_pg.connect(self._url(), autocommit=autocommit)
 
     def _open_mysql(self) -> Any:
         """A quick pymysql login: connectorx would retry a refused login for 30 s before failing."""
