@@ -49,3 +49,19 @@ def test_a_run_without_new_rows_imports_only_what_the_run_needs(write, dativo_ho
     result, report = (json.loads(line) for line in out.stdout.strip().splitlines()[-2:])
     assert (result["status"], result["rows_written"]) == ("success", 0)
     assert report == {"exit": 0, "imported": []}
+
+
+def test_the_lazily_loaded_commands_are_listed_and_run():
+    from importlib.metadata import entry_points
+
+    from click.testing import CliRunner
+
+    from dativo_defs.cli import LAZY_COMMANDS, main
+
+    listed = CliRunner().invoke(main, ["--help"])
+    commands = [line.split()[0] for line in listed.output.split("Commands:")[1].splitlines() if line[2:3].isalpha()]
+    plugins = {entry.name for entry in entry_points(group="dativo.cli")}  # airflow_bridge's, when it imports
+    assert listed.exit_code == 0 and {*LAZY_COMMANDS, "run", "validate"} <= {*commands} <= {*main.commands, *plugins}
+    assert CliRunner().invoke(main, ["docs", "--help"]).exit_code == 0
+    unknown = CliRunner().invoke(main, ["no-such-command"])
+    assert unknown.exit_code == 2 and "No such command 'no-such-command'" in unknown.output
