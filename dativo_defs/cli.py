@@ -2,30 +2,67 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from pathlib import Path
 
 import click
 
-from .cli_init import init_command
-from .cli_preview import preview_command
 from .cli_run import Output, output_options, run_and_report
-from .cli_show import show_command
-from .cli_upstream import (
-    app_path,
-    check_command,
-    discover_command,
-    job_dir_files,
-    load_job_or_exit,
-    refusal,
-    select_secrets,
-    upstream_run_options,
-)
+from .cli_upstream import app_path, job_dir_files, load_job_or_exit, refusal, select_secrets, upstream_run_options
 from .config.paths import RUNNER_CONFIG_ENV, runner_config_path
-from .connector_docs import docs_command
 
 EXIT_INVALID = 2
+# Commands whose modules are imported only when the command is invoked or listed (`dativo run` needs none of
+# them): name -> "module:attribute", the attribute a click command or a function that builds one.
+LAZY_COMMANDS = {
+    "check": "dativo_defs.cli_upstream:check_command",
+    "discover": "dativo_defs.cli_upstream:discover_command",
+    "docs": "dativo_defs.connector_docs:docs_command",
+    "init": "dativo_defs.cli_init:init_command",
+    "preview": "dativo_defs.cli_preview:preview_command",
+    "show": "dativo_defs.cli_show:show_command",
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports a command's module when the command is looked up, and loads the commands other
+    packages add through the `dativo.cli` entry point group (e.g. airflow_bridge's) only when a name is not
+    dativo's own or the commands are listed: scanning the installed packages' entry points costs a fresh
+    process tens of milliseconds."""
+
+    def __init__(self, *args, lazy: dict[str, str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy)
+        self.plugins_loaded = False
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self.load_plugins()
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            module, _, attribute = self.lazy.pop(cmd_name).partition(":")
+            command = getattr(importlib.import_module(module), attribute)
+            self.add_command(command if isinstance(command, click.Command) else command(), cmd_name)
+        elif cmd_name not in self.commands:
+            self.load_plugins()
+        return self.commands.get(cmd_name)
+
+    def load_plugins(self) -> None:
+        from importlib.metadata import entry_points
+
+        if self.plugins_loaded:
+            return
+        self.plugins_loaded = True
+        for entry in entry_points(group="dativo.cli"):
+            if entry.name in self.commands or entry.name in self.lazy:
+                continue  # a plugin does not replace one of dativo's own commands
+            try:
+                self.add_command(entry.load(), entry.name)
+            except ImportError as exc:  # an optional side not installed: its commands are simply absent
+                click.echo(f"warning: dativo plugin {entry.name!r} unavailable: {exc}", err=True)
 
 runner_option = click.option(
     "--runner-config", "runner_config", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -40,7 +77,7 @@ def select_runner(path: Path | None) -> Path:
     return resolved
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, lazy=LAZY_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="dativo", prog_name="dativo")
 def main() -> None:
     """dativo: config-driven ingestion into Iceberg, orchestrated by Dagster or Airflow."""
@@ -230,29 +267,9 @@ def sample_data(runner_config: Path | None) -> None:
     click.echo(f"wrote {create_sample_db()}")
 
 
-def _load_plugins() -> None:
-    """Commands other packages add through the `dativo.cli` entry point group (e.g. airflow_bridge's)."""
-    from importlib.metadata import entry_points
-
-    for entry in entry_points(group="dativo.cli"):
-        try:
-            main.add_command(entry.load(), entry.name)
-        except ImportError as exc:  # an optional side not installed: its commands are simply absent
-            click.echo(f"warning: dativo plugin {entry.name!r} unavailable: {exc}", err=True)
-
-
-main.add_command(check_command)
-main.add_command(discover_command)
-main.add_command(preview_command)
-main.add_command(show_command)
-main.add_command(init_command)
-main.add_command(docs_command())
-
 if __name__ == "__main__":  # pragma: no cover
     # `python -m dativo_defs.cli`: run the importable module's `main`, so plugins that import dativo_defs.cli
     # (airflow_bridge) find one fully initialised module instead of this partially run __main__ copy.
     from dativo_defs.cli import main as _main
 
     _main()
-else:
-    _load_plugins()

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -18,7 +18,6 @@ from .errors import ConfigError, ConfigIssue
 from .interpolation import interpolate
 from .job import JobConfig
 from .paths import builtin_variables
-from .runner import OrchestratorType, RunnerConfig, RunnerFile, Schedule
 from .secrets import is_secret_path, secret_file_problem, secret_refs
 from .sources import SOURCE_TYPES
 from .targets import TARGET_TYPES
@@ -26,6 +25,9 @@ from .upstream.detect import is_upstream_file
 from .upstream.paths import is_app_path, map_path
 from .walk import bounded_glob
 from .yaml_loader import FieldPath, LoadedYaml, dotted_path, load_yaml
+
+if TYPE_CHECKING:  # the runner models (and croniter) are imported when a runner file is read: a job's run needs neither
+    from .runner import OrchestratorType, RunnerConfig, Schedule
 
 M = TypeVar("M", bound=BaseModel)
 _UNION_LABELS = {"function-after", "function-before", "str", "int", "float", "bool"}
@@ -274,6 +276,8 @@ class Project:
 
 
 def load_runner(file: Path, env: Mapping[str, str] | None = None) -> RunnerConfig:
+    from .runner import RunnerFile
+
     return parse_file(_resolved(file), RunnerFile, env).runner
 
 
@@ -282,6 +286,8 @@ def load_runner_lenient(
 ) -> tuple[RunnerConfig, list[ConfigIssue], list[BrokenEntry]]:
     """Like load_runner, but broken schedule entries are set aside (and reported) instead of failing the
     whole file, so the other schedules still load. Returns (runner, issues, the set-aside schedules)."""
+    from .runner import RunnerFile
+
     doc, unset = _read_interpolated(_resolved(file), env)
     if unset and not _schedule_indexes(ConfigError(unset)):
         raise ConfigError(unset)  # a variable outside the schedule entries: the whole file is unusable
