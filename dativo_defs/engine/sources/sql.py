@@ -8,6 +8,7 @@ that keeps streaming, else literals escaped by the server's own rules.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import re
@@ -173,7 +174,8 @@ class SqlSource(Source):
             yield from self._admitted(interleave([translated(r) for r in readers]), window)
         finally:
             for cursor in cursors:
-                cursor.close()
+                with contextlib.suppress(Exception):  # its connection may be the one that broke
+                    cursor.close()
             ranges.close()
 
     def close(self) -> None:

@@ -16,6 +16,7 @@ range already read.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -61,10 +62,11 @@ class RangePlan:
     connections: list[Any] = field(default_factory=list)
 
     def close(self) -> None:
+        """Close every connection, also after one of them broke (a lost server backend)."""
         for connection in self.connections:
-            try:
-                connection.rollback()  # read-only: nothing to keep
-            finally:
+            with contextlib.suppress(Exception):  # read-only: nothing to keep; a broken one has nothing to roll back
+                connection.rollback()
+            with contextlib.suppress(Exception):
                 connection.close()
         self.connections.clear()
 
@@ -93,7 +95,8 @@ def plan(connect: Callable[[], Any], select: str, table: str, parts: int) -> Ran
             if (version < TID_RANGE_SCAN_VERSION or kind not in ("r", "m") or node["Node Type"] not in _SCANS
                     or estimate < PARALLEL_MIN_ROWS or blocks < 2):
                 log.debug("%s read on one connection (%s, estimated %d rows)", table, node["Node Type"], estimate)
-                return _declined(connections)
+                _declined(connections)
+                return None
             cur.execute("SELECT pg_export_snapshot()")
             snapshot = cur.fetchone()[0]
         ranges = block_ranges(int(blocks), parts)
@@ -112,4 +115,3 @@ def plan(connect: Callable[[], Any], select: str, table: str, parts: int) -> Ran
 
 def _declined(connections: list[Any]) -> None:
     RangePlan([], connections).close()
-    return None
