@@ -167,9 +167,9 @@ class SqlSource(SourceBase):
     tables: list[SqlTable] = Field(min_length=1)
     incremental: Incremental | None = None
     batch_rows: int = Field(DEFAULT_BATCH_ROWS, ge=1)
-    read_connections: int | None = Field(
-        None, ge=1, le=16, description="PostgreSQL: connections a large table read is spread over (block ranges, "
-        "all in one snapshot; default: one per core, at most 4; 1: always one). MySQL/MariaDB and SQLite read on one.")
+    read_connections: int = Field(
+        1, ge=1, le=16, description="PostgreSQL: connections a large read is spread over (block ranges, all in one "
+        "snapshot); 1 (default): one connection. MySQL/MariaDB and SQLite always read on one.")
 
     @model_validator(mode="after")
     def _sqlite_needs_path(self) -> SqlSource:

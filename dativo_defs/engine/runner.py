@@ -24,6 +24,7 @@ from .context import ObjectResult, RunContext, RunResult, RunStatus
 from .contracts import ContractChecker, normalize
 from .errors import ErrorKind, classify, describe
 from .events import EventLog
+from .memory import return_large_buffers
 from .pipeline import read_ahead
 from .sources import load_source
 from .sources.base import CursorTracker, Source, Stream, cursor_of
@@ -35,6 +36,7 @@ from .upstream_compat import failure_kind, first_run_state, partial_retry, with_
 def run_job(job: Job, context: RunContext | None = None) -> RunResult:
     """Run `job` once. Never raises for data or config problems: the RunResult says what happened."""
     context = context or RunContext()
+    return_large_buffers()
     cfg = job.config
     events = EventLog(cfg.tenant_id, job.name, cfg.source.type, cfg.target.type, context,
                       level=cfg.logging.level, redaction=cfg.logging.redaction)

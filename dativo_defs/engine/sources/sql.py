@@ -148,7 +148,7 @@ class SqlSource(Source):
         unordered, _ = self._select(table, replace(stream, cursor_field=None), None, self._cursor_filter(stream, bound))
         return sql_ranges.plan(lambda: self._open_postgres(autocommit=False), unordered,
                                quote_identifier(table.name, '"', qualified=True),
-                               sql_ranges.connections_for(self.config.read_connections))
+                               self.config.read_connections)
 
     def _read_ranges(self, table: SqlTable, stream: Stream, bound: tuple[Any, bool] | None,
                      ranges: sql_ranges.RangePlan, what: str, window: Any) -> Iterator[pa.RecordBatch]:

@@ -1,6 +1,7 @@
 """Parallel reads of one large PostgreSQL table: block ranges on several connections, all from one snapshot.
 
-One connection reads at the speed of one server backend and one client thread. When the server's planner would
+One connection reads at the speed of one server backend and one client thread. With `read_connections: N` (N > 1;
+opt-in: every run then holds N connections, which a database's connection limits must allow), when the planner would
 scan the whole table for the read anyway (a sequential scan, e.g. a full read or a first incremental run) and
 estimates at least `PARALLEL_MIN_ROWS` rows, the table's blocks are cut into ranges read at once, each on its
 own connection and thread (`WHERE ctid >= '(a,0)' AND ctid < '(b,0)'`: a TID range scan, PostgreSQL 14+).
@@ -19,22 +20,15 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 log = logging.getLogger(__name__)
 PARALLEL_MIN_ROWS = 500_000  # below this, the extra connections cost more than they save
-MAX_READ_CONNECTIONS = 4
 TID_RANGE_SCAN_VERSION = 140000  # server_version_num from which a ctid range reads only its own blocks
 _SCANS = ("Seq Scan", "Parallel Seq Scan")
 _GATHERS = ("Gather", "Gather Merge", "Sort", "Incremental Sort")  # nodes above the scan that do not change it
-
-
-def connections_for(configured: int | None) -> int:
-    """`read_connections` as configured, else one per core (at most MAX_READ_CONNECTIONS)."""
-    return configured if configured is not None else min(MAX_READ_CONNECTIONS, os.cpu_count() or 1)
 
 
 def block_ranges(blocks: int, parts: int) -> list[tuple[int, int | None]]:

@@ -122,12 +122,12 @@ def test_a_small_or_indexed_read_stays_on_one_connection(
         database: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger=sql_ranges.__name__)
     state = {"cursor": ROWS - 50}  # a few new rows: the planner takes the index on `updated`
-    data = read(source(database, tmp_path, incremental={"cursor_field": "updated"}), state)
+    data = read(source(database, tmp_path, read_connections=2, incremental={"cursor_field": "updated"}), state)
     assert sorted(data.column("id").to_pylist()) == server_ids(database, f"updated > {ROWS - 50}")
     assert not any("sharing snapshot" in r.getMessage() for r in caplog.records)
     assert any("read on one connection" in r.getMessage() for r in caplog.records), caplog.text
     caplog.clear()
-    read(source(database, tmp_path, read_connections=1))
+    read(source(database, tmp_path))  # the default: one connection
     assert not any("sharing snapshot" in r.getMessage() for r in caplog.records)
 
 
