@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import math
 import re
 import unicodedata
@@ -77,6 +78,7 @@ _DRIVER_ERRORS: tuple[tuple[re.Pattern[str], type[DativoError], str], ...] = tup
         (r"type mismatch", ConfigurationError, "{what}: a column's values change type (SQLite guesses types "
                                                "from the first rows; NULL-only leading rows read as integers)"),
     ))
+log = logging.getLogger(__name__)
 _URL_PASSWORD = re.compile(r"(\w+://[^:/@\s]*:)[^@\s]*@")
 
 
@@ -142,13 +144,18 @@ class SqlSource(Source):
     def _plan_ranges(self, table: SqlTable, stream: Stream,
                      bound: tuple[Any, bool] | None) -> sql_ranges.RangePlan | None:
         """PostgreSQL tables: a parallel read from one snapshot when the server would scan the table anyway
-        (sql_ranges); else None."""
-        if self.dialect is not _POSTGRES or table.name is None:
+        (sql_ranges); else None. A plan the server refuses (e.g. a pooler that cannot share a snapshot between
+        connections, a missing table) falls back to the one-connection read, which reports a real problem itself."""
+        if self.dialect is not _POSTGRES or table.name is None or self.config.read_connections < 2:
             return None
         unordered, _ = self._select(table, replace(stream, cursor_field=None), None, self._cursor_filter(stream, bound))
-        return sql_ranges.plan(lambda: self._open_postgres(autocommit=False), unordered,
-                               quote_identifier(table.name, '"', qualified=True),
-                               self.config.read_connections)
+        try:
+            return sql_ranges.plan(lambda: self._open_postgres(autocommit=False), unordered,
+                                   quote_identifier(table.name, '"', qualified=True), self.config.read_connections)
+        except Exception as exc:  # noqa: BLE001 - the single read decides what is wrong, with its own messages
+            log.warning("%s: reading on one connection; a parallel read was refused (%s)", self._what,
+                        _URL_PASSWORD.sub(r"\1***@", " ".join(str(exc).split()))[:300])
+            return None
 
     def _read_ranges(self, table: SqlTable, stream: Stream, bound: tuple[Any, bool] | None,
                      ranges: sql_ranges.RangePlan, what: str, window: Any) -> Iterator[pa.RecordBatch]:

@@ -189,3 +189,31 @@ def test_interleave_yields_every_item_of_every_source_and_stops_all_on_an_error(
         for _ in interleave([endless("a"), failing(), endless("b")]):
             pass
     assert sorted(closed) == ["a", "b"]
+
+
+def test_a_refused_plan_falls_back_to_one_connection_and_a_missing_table_is_still_named(
+        database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A server (or pooler) that refuses the snapshot import: the read runs on one connection, complete."""
+    from dativo_defs.engine.errors import SourceNotFoundError
+
+    real = SqlSource._open_postgres
+    opened: list[int] = []
+
+    def second_connection_refuses_snapshots(self, autocommit: bool = True):
+        conn = real(self, autocommit)
+        opened.append(autocommit)
+        if not autocommit and opened.count(False) == 2:  # the second range's connection, as a pooler would
+            conn.close()
+            raise RuntimeError("ERROR: invalid snapshot identifier")
+        return conn
+
+    monkeypatch.setattr(SqlSource, "_open_postgres", second_connection_refuses_snapshots)
+    caplog.set_level(logging.WARNING)
+    data = read(source(database, tmp_path, read_connections=2))
+    assert sorted(data.column("id").to_pylist()) == server_ids(database)
+    assert any("a parallel read was refused" in r.getMessage() for r in caplog.records), caplog.text
+    monkeypatch.undo()
+    config = {"type": "postgres", "tables": [{"name": "missing_table"}], "read_connections": 2,
+              "connection": {"host": "127.0.0.1", "user": "postgres", "database": database}}
+    with pytest.raises(SourceNotFoundError, match="missing_table"):
+        read(SqlSource(SqlSourceConfig.model_validate(config), tmp_path))
