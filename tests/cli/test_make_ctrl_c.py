@@ -123,12 +123,13 @@ def test_ctrl_c_ends_make_cleanly_without_orphans(tmp_path, target):
         while leftovers and time.monotonic() < grace:  # a process already in its exit when make returned
             time.sleep(0.2)
             leftovers = _alive(tree)
+        left_behind = _cmdlines(leftovers)  # before the kill, which empties them
         for pid in leftovers:
             os.kill(pid, 9)
     reader.join(timeout=10)
     os.close(leader)
     screen = b"".join(chunks).decode(errors="replace")
-    assert leftovers == [], _cmdlines(leftovers)
+    assert leftovers == [], left_behind
     assert "make: ***" not in screen and "Error" not in screen.split("stopped (SIGINT)")[-1], screen[-3000:]
     assert "no process left behind" in screen, screen[-3000:]
     assert "SupersessionWarning" not in screen  # make dev runs `dg dev`, not the superseded `dagster dev`
